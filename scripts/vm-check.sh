@@ -1,0 +1,81 @@
+#!/bin/bash
+# Real-kernel proof (make vm-check; run by scripts/check.sh): the DCO peer-deletion storm
+# autopkgtest (debian/tests/dco-storm) in a trixie VM with ovpn-dco-v2, via the standard runner
+#   autopkgtest <tree>/ <debs> -- qemu --qemu-command=scripts/vm-qemu-wrapper ... disk.img
+# - our deb13u4 binaries (out/): must PASS (stale=0, all N back);
+# - the archive's stock 2.6.14-1+deb13u3: must FAIL with stale>0 (proof the test can fail).
+# Results go to out/check/results.txt (lib.sh `result`); logs to out/vm/.
+# Environment: DCO_STORM_CLIENTS (N, default 32), VM_ACCEL (default: probe KVM, else TCG),
+#   VM_CPUS (2), VM_RAM (3072 MiB), VM_CHECK_ONLY=fixed|stock (run one side only).
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=scripts/vm-lib.sh
+. "$(dirname "$0")/vm-lib.sh"
+
+N=${DCO_STORM_CLIENTS:-32}
+ONLY=${VM_CHECK_ONLY:-}
+T0=$(date +%s)
+
+if [ "$(id -u)" != 0 ]; then
+    result SKIP vm-dco-storm "needs root (mmdebstrap root mode, qemu)"; exit 0
+fi
+vm_need
+
+step "VM image (trixie kernel + ovpn-dco-v2 via DKMS)"
+"$TOP/scripts/vm-image.sh"
+IMG=$("$TOP/scripts/vm-image.sh" --print-dir)
+info "image $IMG, kernel $(cat "$IMG/kver"), accel $(vm_accel "$IMG")"
+step_done
+mkdir -p "$OUT/vm"
+
+check_fixed() {
+    local deb rc=0 log=$OUT/vm/fixed-N$N
+    deb=$(fixed_debs)
+    if [ -z "$deb" ]; then
+        result SKIP vm-dco-storm-fixed "no openvpn_${NEW_VERSION}_amd64.deb in $OUT yet (make package)"
+        return 0
+    fi
+    step "dco-storm on our package ($(basename "$deb")), N=$N"
+    run_storm fixed "$IMG" "$log" "DCO_STORM_CLIENTS=$N" -- "$deb" || rc=$?
+    local version stale recon res
+    version=$(summary_field "$log.log" version); stale=$(summary_field "$log.log" stale)
+    recon=$(summary_field "$log.log" reconnected); res=$(summary_field "$log.log" result)
+    local detail
+    detail="autopkgtest rc=$rc, version=${version:-?}, N=$N, stale=${stale:-?}, reconnected=${recon:-?}/$N, drain=$(summary_field "$log.log" drain_s)s, cpu=$(summary_field "$log.log" cpu_s)s, rejected=$(summary_field "$log.log" rejected); log $log.log"
+    if [ "$rc" = 0 ] && [ "$res" = PASS ] && [ "$stale" = 0 ] && [ "$recon" = "$N" ] && [ "$version" = "$NEW_VERSION" ]; then
+        result PASS vm-dco-storm-fixed "$detail"
+    else
+        result FAIL vm-dco-storm-fixed "$detail"
+    fi
+    step_done
+}
+
+check_stock() {
+    local deb rc=0 log=$OUT/vm/stock-N$N
+    step "stock $BASE_VERSION from the archive"
+    deb=$(archive_debs "trixie trixie-security" "openvpn=$BASE_VERSION") \
+        || { result FAIL vm-dco-storm-stock-fails "could not download openvpn=$BASE_VERSION"; return 0; }
+    info "$deb ($(sha256sum "$deb" | cut -c1-16)...)"
+    step "dco-storm on the archive's $BASE_VERSION (must fail), N=$N"
+    run_storm stock "$IMG" "$log" "DCO_STORM_CLIENTS=$N" -- "$deb" || rc=$?
+    local version stale res
+    version=$(summary_field "$log.log" version); stale=$(summary_field "$log.log" stale)
+    res=$(summary_field "$log.log" result)
+    local detail
+    detail="autopkgtest rc=$rc, version=${version:-?}, N=$N, stale=${stale:-?}, reconnected=$(summary_field "$log.log" reconnected)/$N, rejected=$(summary_field "$log.log" rejected), drain=$(summary_field "$log.log" drain_s)s, cpu=$(summary_field "$log.log" cpu_s)s; log $log.log"
+    if [ "$rc" = 4 ] && [ "$res" = FAIL ] && [[ $stale =~ ^[0-9]+$ ]] && [ "$stale" -gt 0 ] && [ "$version" = "$BASE_VERSION" ]; then
+        result PASS vm-dco-storm-stock-fails "stock fails as expected: $detail"
+    elif [ "$rc" = 0 ]; then
+        result FAIL vm-dco-storm-stock-fails "stock $BASE_VERSION unexpectedly PASSED the storm test: $detail"
+    else
+        result FAIL vm-dco-storm-stock-fails "stock run did not fail the expected way: $detail"
+    fi
+    step_done
+}
+
+case $ONLY in
+    fixed) check_fixed ;;
+    stock) check_stock ;;
+    *) check_fixed; check_stock ;;
+esac
+info "vm-check total $(( $(date +%s) - T0 ))s"
