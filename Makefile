@@ -1,0 +1,50 @@
+# openvpn 2.6.14-1+deb13u4 (trixie stable update) - build and test driver.
+# Everything runs as root on a Debian 12/13 host; `make help` lists the targets.
+SHELL := /bin/bash
+S := scripts
+QUILT := quilt --quiltrc=$(CURDIR)/scripts/quiltrc
+
+.DEFAULT_GOAL := help
+.PHONY: help package deps source tree refresh-patches refresh-env check clean \
+        unit-tests vm-check bench
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 24
+
+package: deps ## README command 1: fetch+verify deb13u3, build deb13u4 source + trixie binaries, debdiff, lintian -> out/
+	$(S)/package.sh
+
+check: deps ## README command 2: every test (builds the package first if out/ lacks it); summary on the last line
+	$(S)/check.sh
+
+deps: ## install the host tools (apt-get; only when something is missing)
+	$(S)/host-deps.sh
+
+source: deps ## only the source package (.dsc, .debian.tar.xz, .orig.tar.gz) -> out/source/
+	$(S)/fetch.sh
+	$(S)/source.sh $(CURDIR)/out/source
+
+tree: deps ## patched tree build/openvpn-2.6.14 for editing with quilt --quiltrc=scripts/quiltrc
+	$(S)/fetch.sh
+	$(S)/materialise.sh $(CURDIR)/build/openvpn-2.6.14
+	@echo "Edit with:  cd build/openvpn-2.6.14 && $(QUILT) pop|push|edit|refresh"
+	@echo "Then:       make refresh-patches"
+
+refresh-patches: ## copy our patches (those in debian/patches/series.append) from build/ back into debian/patches/
+	$(S)/refresh-patches.sh $(CURDIR)/build/openvpn-2.6.14
+
+refresh-env: deps ## recreate the cached trixie build tarball and lintian chroot (e.g. after a point release)
+	$(S)/env.sh --refresh
+
+clean: ## remove out/ and build/ (the download/environment cache in /var/cache/openvpn-deb13u4 stays)
+	rm -rf out build
+
+# ---- check groups owned by others: each target just calls its script when it exists ----
+unit-tests: ## upstream cmocka unit tests incl. the DCO regression test (scripts/unit-tests.sh)
+	@if [ -x $(S)/unit-tests.sh ]; then $(S)/unit-tests.sh; else echo "scripts/unit-tests.sh not present yet"; fi
+
+vm-check: ## DCO storm test in a trixie VM (scripts/vm-check.sh)
+	@if [ -x $(S)/vm-check.sh ]; then $(S)/vm-check.sh; else echo "scripts/vm-check.sh not present yet"; fi
+
+bench: ## DCO storm benchmark, archive deb13u3 vs deb13u4 (scripts/vm-bench.sh)
+	@if [ -x $(S)/vm-bench.sh ]; then $(S)/vm-bench.sh; else echo "scripts/vm-bench.sh not present yet"; fi

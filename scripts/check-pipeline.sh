@@ -1,0 +1,229 @@
+#!/bin/bash
+# check-pipeline.sh: the package-pipeline checks (issue 2). Each check records one line with
+# `result`; a failing check does not stop the others. Needs out/ from scripts/package.sh.
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=pkg-lib.sh
+. "$TOP/scripts/pkg-lib.sh"
+
+DEB=$OUT/${SRC_NAME}_${NEW_VERSION}_amd64.deb
+LOG=$OUT/${SRC_NAME}_${NEW_VERSION}_amd64.build
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+LOGS=$OUT/check/pipeline
+mkdir -p "$LOGS"
+
+check_checksums() {
+    if verify_sources "$SRC_CACHE" 2> "$LOGS/checksums.txt"; then
+        result PASS sources-checksums "pinned SHA256 of .dsc, .orig.tar.gz, .debian.tar.xz"
+    else
+        result FAIL sources-checksums "$(head -n3 "$LOGS/checksums.txt" | tr '\n' ' ')"
+    fi
+}
+
+check_signature() {
+    if [[ ! -f /usr/share/keyrings/debian-keyring.gpg ]]; then
+        result SKIP sources-signature "debian-keyring not installed"
+    elif dscverify --no-conf --keyring /usr/share/keyrings/debian-keyring.gpg "$SRC_CACHE/$BASE_DSC" > "$LOGS/dscverify.txt" 2>&1; then
+        result PASS sources-signature "$(grep -m1 -o 'Good signature.*' "$LOGS/dscverify.txt" || echo 'dscverify OK')"
+    else
+        result FAIL sources-signature "dscverify failed: see out/check/pipeline/dscverify.txt"
+    fi
+}
+
+# flip FILE: invert one byte in the middle of FILE.
+flip() {
+    local off byte
+    off=$(( $(stat -c %s "$1") / 2 ))
+    byte=$(od -An -tu1 -j "$off" -N1 "$1" | tr -d ' ')
+    # shellcheck disable=SC2059  # the format is the octal escape of the new byte
+    printf "\\$(printf '%03o' $(( byte ^ 255 )))" | dd of="$1" bs=1 seek="$off" conv=notrunc status=none
+}
+
+check_tamper() {
+    # 1. the verify function on a tampered copy
+    local f=$TMP/tamper/$ORIG_TAR msg rc=0
+    mkdir -p "$TMP/tamper"
+    cp "$SRC_CACHE/$ORIG_TAR" "$f"
+    flip "$f"
+    msg=$(verify_file "$f" "${PINNED[$ORIG_TAR]}" 2>&1) || rc=$?
+    local actual
+    actual=$(sha256sum "$f" | cut -c1-64)
+    if [[ $rc -eq 0 || $msg != *"CHECKSUM MISMATCH"* || $msg != *"$f"* || $msg != *"${PINNED[$ORIG_TAR]}"* || $msg != *"$actual"* ]]; then
+        result FAIL tamper-verify "verify_file did not report the flipped byte clearly: $msg"
+    else
+        result PASS tamper-verify "flipped byte detected: file, expected and actual hash named"
+    fi
+    # 2. the whole main job on a cache with a tampered file, and an out/ holding an old result
+    local cache=$TMP/cache out=$TMP/out
+    mkdir -p "$cache/src" "$out"
+    cp -r "$SRC_CACHE"/*.dsc "$SRC_CACHE"/*.tar.* "$SRC_CACHE/debs" "$cache/src/"
+    flip "$cache/src/${PINNED_FILES[2]}"
+    touch "$out/$NEW_DSC" "$out/$DEBDIFF_NAME"
+    rc=0
+    CACHE=$cache OUT=$out BUILD=$TMP/build "$TOP/scripts/package.sh" > "$LOGS/tamper-package.log" 2>&1 || rc=$?
+    if [[ $rc -ne 0 ]] && grep -q "CHECKSUM MISMATCH for $cache/src/${PINNED_FILES[2]}" "$LOGS/tamper-package.log" \
+            && [[ -z $(find "$out" -maxdepth 1 -type f) && ! -e $TMP/build/source ]]; then
+        result PASS tamper-package "package.sh stops with the checksum message; out/ left empty, nothing built"
+    else
+        result FAIL tamper-package "exit $rc; see out/check/pipeline/tamper-package.log; out: $(ls "$out")"
+    fi
+}
+
+check_quilt() {
+    [[ -f $OUT/$NEW_DSC ]] || { result FAIL quilt-series "no $NEW_DSC in out/"; return; }
+    local ours_text ours=()
+    ours_text=$(our_patches 2>&1) || { result FAIL quilt-series "$ours_text"; return; }
+    [[ -z $ours_text ]] || mapfile -t ours <<< "$ours_text"
+    dpkg-source -x --skip-patches "$OUT/$NEW_DSC" "$TMP/q" > /dev/null 2>&1 || { result FAIL quilt-series "dpkg-source -x failed"; return; }
+    if (cd "$TMP/q" && quilt_push_checked "${ours[@]}") > "$LOGS/quilt.txt" 2>&1; then
+        result PASS quilt-series "$(tail -n1 "$LOGS/quilt.txt" | sed 's/^ *//'); no fuzz"
+    else
+        result FAIL quilt-series "$(grep -E 'FUZZ|OFFSET|failed' "$LOGS/quilt.txt" | head -n3 | tr '\n' ' ')"
+    fi
+}
+
+check_reproducible() {
+    if BUILD=$TMP/rebuild "$TOP/scripts/source.sh" "$TMP/src" > "$LOGS/source-rebuild.log" 2>&1 \
+            && cmp -s "$TMP/src/$NEW_DSC" "$OUT/$NEW_DSC"; then
+        result PASS dsc-reproducible "rebuilt $NEW_DSC is identical ($(sha256sum "$OUT/$NEW_DSC" | cut -c1-16)...)"
+    else
+        result FAIL dsc-reproducible "rebuilt $NEW_DSC differs from out/ (see out/check/pipeline/source-rebuild.log)"
+    fi
+}
+
+check_build_log() {
+    [[ -f $LOG ]] || { result FAIL build-sbuild "no build log in out/"; return; }
+    if grep -q '^Status: successful' "$LOG"; then
+        result PASS build-sbuild "sbuild (unshare, trixie) $(grep -m1 '^Build-Time:' "$LOG" || true)"
+    else
+        result FAIL build-sbuild "$(grep -m1 '^Status:' "$LOG" || echo 'no status line')"
+    fi
+    # dh_auto_test: upstream's `make check` (automake test harness), incl. the cmocka unit tests
+    local t pass fail skip
+    t=$(sed -n '/^   dh_auto_test/,/^   dh_[a-z_]*$/p' "$LOG" | grep -v '^   dh_auto_test' || true)
+    pass=$(grep -c '^PASS: ' <<< "$t" || true)
+    fail=$(grep -cE '^(FAIL|ERROR|XPASS): ' <<< "$t" || true)
+    skip=$(grep -c '^SKIP: ' <<< "$t" || true)
+    if ((pass == 0)); then
+        result FAIL build-dh-auto-test "the build log shows no test run by dh_auto_test"
+    elif ((fail > 0)) || ! grep -q '^PASS: t_lpback.sh' <<< "$t" || ! grep -q '^PASS: t_cltsrv.sh' <<< "$t"; then
+        result FAIL build-dh-auto-test "$fail failed: $(grep -E '^(FAIL|ERROR|XPASS): |^PASS: t_' <<< "$t" | tr '\n' ' ')"
+    else
+        result PASS build-dh-auto-test "make check: $pass passed (t_lpback.sh, t_cltsrv.sh, cmocka drivers), 0 failed, $skip skipped (t_client/t_net need a network setup)"
+    fi
+    # upstream's cmocka unit tests (enabled by debian/packaging.diff)
+    local drivers
+    drivers=$(grep -E '^PASS: .*_testdriver' <<< "$t" | sed 's/^PASS: //; s/_testdriver$//' | tr '\n' ' ' || true)
+    if [[ -n $drivers ]]; then
+        result PASS build-unit-tests "$(wc -w <<< "$drivers") cmocka test drivers passed: $drivers"
+    else
+        result FAIL build-unit-tests "no cmocka unit test driver ran in the build"
+    fi
+}
+
+check_t64() {
+    [[ -f $DEB ]] || { result FAIL deb-t64-depends "no $DEB"; return; }
+    local dep
+    dep=$(dpkg-deb -f "$DEB" Depends)
+    if [[ $dep == *libssl3t64* && $dep =~ libpkcs11-helper1t64 ]] && ! grep -qE '(^|[ ,])libssl3($|[ ,(])' <<< "$dep"; then
+        result PASS deb-t64-depends "libssl3t64, libpkcs11-helper1t64"
+    else
+        result FAIL deb-t64-depends "Depends: $dep"
+    fi
+}
+
+check_debdiff() {
+    local d=$OUT/$DEBDIFF_NAME
+    if [[ -s $d ]] && grep -q '^+openvpn (2.6.14-1+deb13u4) trixie; urgency=medium' "$d" \
+            && grep -q 'Closes: #1140745' "$d" && grep -q '^+  \* Non-maintainer upload\.' "$d"; then
+        result PASS debdiff "$DEBDIFF_NAME: $(grep -c '' "$d") lines"
+    else
+        result FAIL debdiff "missing, empty, or without the deb13u4 changelog entry (NMU, Closes: #1140745)"
+    fi
+}
+
+check_lintian() {
+    local n=$OUT/lintian-new-tags.txt
+    [[ -f $n && -f $OUT/lintian.txt ]] || { result FAIL lintian-new-tags "no lintian report in out/"; return; }
+    local unexplained explained
+    unexplained=$(grep '^UNEXPLAINED' "$n" | cut -f2 | tr '\n' ' ' || true)
+    explained=$(grep '^EXPLAINED' "$n" | cut -f2 | sed 's/.*: //' | tr '\n' ' ' || true)
+    if [[ -n $unexplained ]]; then
+        result FAIL lintian-new-tags "unexplained new tags: $unexplained"
+    else
+        result PASS lintian-new-tags "no unexplained new tag vs archive $BASE_VERSION; explained: ${explained:-none}"
+    fi
+}
+
+check_overlay_only() {
+    if ! git -C "$TOP" rev-parse --git-dir >/dev/null 2>&1; then
+        result SKIP repo-overlay-only "not a git checkout"; return
+    fi
+    local theirs clash
+    theirs=$( { tar -tzf "$SRC_CACHE/$ORIG_TAR" | cut -d/ -f2-; tar -tJf "$SRC_CACHE/${PINNED_FILES[2]}"; } | grep -v '/$' | sort -u)
+    clash=$(comm -12 <(git -C "$TOP" ls-files | sort -u) <(echo "$theirs") | tr '\n' ' ')
+    clash+=$(git -C "$TOP" ls-files | grep -E '^debian/(control|rules|changelog|copyright|source/|patches/series$|tests/control$)' | tr '\n' ' ' || true)
+    if [[ -n $clash ]]; then
+        result FAIL repo-overlay-only "OpenVPN/Debian files in git: $clash"
+    else
+        result PASS repo-overlay-only "$(git -C "$TOP" ls-files | wc -l) tracked files, none from OpenVPN or Debian"
+    fi
+}
+
+check_shellcheck() {
+    command -v shellcheck >/dev/null || { result SKIP shellcheck "shellcheck not installed"; return; }
+    local files=() f
+    for f in "$TOP"/scripts/*.sh "$TOP/.ci/run"; do
+        [[ -f $f && $f != *lib.sh ]] && files+=("${f#"$TOP"/}")
+    done
+    if (cd "$TOP" && shellcheck -x "${files[@]}") > "$LOGS/shellcheck.txt" 2>&1; then
+        result PASS shellcheck "${#files[@]} scripts (libraries checked through them)"
+    else
+        result FAIL shellcheck "see out/check/pipeline/shellcheck.txt: $(grep -oE '^In [^ ]+' "$LOGS/shellcheck.txt" | sort -u | tr '\n' ' ')"
+    fi
+}
+
+# autopkgtest on our .debs in trixie (unshare); isolation-machine tests are skipped there.
+check_autopkgtest() {
+    [[ -f $DEB ]] || { result FAIL autopkgtest "no .deb in out/"; return; }
+    need autopkgtest
+    ensure_env
+    local job=$WORK/autopkgtest rc=0
+    rm -rf "$job"
+    as_builder mkdir -p "$job/in"
+    cp "$OUT/$NEW_DSC" "$OUT/${SRC_NAME}_${NEW_VERSION}.debian.tar.xz" "$OUT/$ORIG_TAR" "$OUT"/*.deb "$job/in/"
+    chmod -R a+rX "$job/in"
+    info "autopkgtest (unshare, trixie): about 3-5 min"
+    as_builder autopkgtest --output-dir "$job/out" "$job/in/$NEW_DSC" "$job"/in/*.deb \
+        -- unshare --release trixie --arch amd64 --tarball "$TARBALL" > "$LOGS/autopkgtest.log" 2>&1 || rc=$?
+    [[ -d $job/out ]] && cp -r "$job/out" "$LOGS/autopkgtest-out"
+    local name status rest
+    if [[ -f $job/out/summary ]]; then
+        while read -r name status rest; do
+            case $status in
+                PASS) result PASS "autopkgtest/$name" "$rest" ;;
+                SKIP) result SKIP "autopkgtest/$name" "$rest" ;;
+                *) result FAIL "autopkgtest/$name" "$status $rest" ;;
+            esac
+        done < "$job/out/summary"
+    fi
+    case $rc in
+        0|2|4|6) ;;                                  # pass / some skipped / failures recorded above
+        8) result SKIP autopkgtest "no tests in this package" ;;
+        *) result FAIL autopkgtest "autopkgtest exit $rc (testbed or other error); see out/check/pipeline/autopkgtest.log" ;;
+    esac
+}
+
+check_checksums
+check_signature
+check_tamper
+check_quilt
+check_reproducible
+check_build_log
+check_t64
+check_debdiff
+check_lintian
+check_overlay_only
+check_shellcheck
+check_autopkgtest

@@ -1,0 +1,58 @@
+#!/bin/bash
+# materialise.sh DEST: unpack the verified deb13u3 source into DEST (replacing it), lay our
+# overlay on it (changelog entry, patches + series lines, packaging.diff, autopkgtests) and
+# apply the whole quilt series: no fuzz anywhere, and no offset in our own patches.
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=pkg-lib.sh
+. "$TOP/scripts/pkg-lib.sh"
+
+dest=${1:?usage: materialise.sh DEST_TREE}
+need dpkg-source quilt patch
+umask 022
+export LC_ALL=C.UTF-8
+verify_sources "$SRC_CACHE" >/dev/null 2>&1 || "$TOP/scripts/fetch.sh"
+ours_text=$(our_patches)   # fails early when series.append names a missing patch
+mapfile -t ours <<< "$ours_text"
+[[ -n $ours_text ]] || ours=()
+((${#ours[@]} > 0)) || info "note: debian/patches/series.append lists no patch"
+
+step "materialising $dest"
+rm -rf "$dest"
+mkdir -p "$(dirname "$dest")"
+dpkg-source --no-copy -x --skip-patches "$SRC_CACHE/$BASE_DSC" "$dest" >/dev/null
+trap 'rm -rf "$dest"' ERR     # a failed overlay leaves no half-made tree behind
+cd "$dest"
+
+# changelog: our stanza on top of Debian's
+{ cat "$TOP/debian/changelog.entry"; echo; cat debian/changelog; } > debian/changelog.new
+mv debian/changelog.new debian/changelog
+[[ $(dpkg-parsechangelog -SVersion) == "$NEW_VERSION" ]] || die "debian/changelog.entry is not version $NEW_VERSION"
+
+# our patches, appended to Debian's series
+for p in "${ours[@]}"; do
+    [[ ! -e debian/patches/$p ]] || die "our patch $p clashes with a Debian patch of that name"
+    cp "$TOP/debian/patches/$p" "debian/patches/$p"
+    echo "$p" >> debian/patches/series
+done
+
+# debian/control + debian/rules changes (exact context: no fuzz)
+patch -p1 --no-backup-if-mismatch -F0 --quiet < "$TOP/debian/packaging.diff" \
+    || die "debian/packaging.diff does not apply cleanly"
+
+# autopkgtests: stanzas appended to debian/tests/control, other files copied in
+if [[ -d $TOP/debian/tests ]]; then
+    for f in "$TOP"/debian/tests/*; do
+        [[ -f $f ]] || continue
+        case ${f##*/} in
+            control.append) { echo; cat "$f"; } >> debian/tests/control ;;
+            control) die "debian/tests/control must not be in the repo (use control.append)" ;;
+            *) cp -p "$f" debian/tests/ ;;
+        esac
+    done
+fi
+
+# apply the series; judge every patch's output
+quilt_push_checked "${ours[@]}" || die "the series does not apply exactly (see above); refresh our patches (make tree; make refresh-patches)"
+trap - ERR
+step_done
