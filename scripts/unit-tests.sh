@@ -1,0 +1,130 @@
+#!/bin/bash
+# Upstream's cmocka unit tests, with our DCO regression test (tests/unit_tests/openvpn/
+# test_dco_linux.c from dco-unit-test-notifications.patch), built on the host from the
+# materialised tree. These are test builds only; the package itself is built for trixie.
+#   1. fixed tree (whole series): every unit test passes, and each DCO case is reported;
+#   2. stock tree (Debian's deb13u3 series + only the test patch, -DDCO_TEST_STOCK_API): the
+#      DCO test must fail in exactly the expected cases, which proves it can fail;
+#   3. fixed tree under ASan+UBSan (leak checks included): every unit test passes.
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=pkg-lib.sh
+. "$TOP/scripts/pkg-lib.sh"
+
+# The cases that show the bug on 2.6.14 (see the comment at the top of test_dco_linux.c).
+STOCK_EXPECTED_FAIL="test_del_peer_batch test_del_peer_during_dump test_stats_request_inside_dispatch test_malformed_messages"
+TEST_PATCH=dco-unit-test-notifications.patch
+UNIT=$BUILD/unit
+HOST_PKGS=(build-essential autoconf automake libtool pkg-config libssl-dev liblzo2-dev
+           liblz4-dev libnl-genl-3-dev libcap-ng-dev libcmocka-dev)
+CONFIGURE_ARGS=(--enable-dco --disable-plugin-auth-pam --disable-plugin-down-root)
+
+install_host_pkgs() {
+    local missing=() p
+    for p in "${HOST_PKGS[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    done
+    ((${#missing[@]} == 0)) && return 0
+    step "installing build dependencies for the host unit-test builds: ${missing[*]}"
+    apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null
+    step_done
+}
+
+# make_trees: $UNIT/fixed-src with the whole series, $UNIT/stock-src with Debian's series plus
+# the test patch alone.
+make_trees() {
+    "$TOP/scripts/materialise.sh" "$UNIT/fixed-src"
+    step "preparing the stock tree (deb13u3 + $TEST_PATCH only)"
+    rm -rf "$UNIT/stock-src"
+    cp -a "$UNIT/fixed-src" "$UNIT/stock-src"
+    (
+        cd "$UNIT/stock-src"
+        quilt --quiltrc="$QUILTRC" pop -a -q >/dev/null
+        local p
+        while read -r p; do
+            [[ $p == "$TEST_PATCH" ]] || sed -i "/^${p//./\\.}\$/d" debian/patches/series
+        done < <(our_patches)
+        quilt --quiltrc="$QUILTRC" push -a -q --fuzz=0 >/dev/null
+        grep -q 'dco_read_and_process' src/openvpn/dco.h && die "stock tree unexpectedly carries the fix"
+        [[ -f tests/unit_tests/openvpn/test_dco_linux.c ]] || die "stock tree lacks the test"
+    )
+    step_done
+}
+
+# configure_build SRC BUILDDIR [configure args...]: out-of-tree configure of an autoreconf'ed tree.
+configure_build() {
+    local src=$1 dir=$2; shift 2
+    if [[ ! -x $src/configure || $src/configure.ac -nt $src/configure ||
+          $src/tests/unit_tests/openvpn/Makefile.am -nt $src/tests/unit_tests/openvpn/Makefile.in ]]; then
+        (cd "$src" && autoreconf -fi >/dev/null 2>&1) || die "autoreconf failed in $src"
+    fi
+    rm -rf "$dir" && mkdir -p "$dir"
+    (cd "$dir" && "$src/configure" "${CONFIGURE_ARGS[@]}" "$@" > configure.log 2>&1) \
+        || { tail -20 "$dir/configure.log"; die "configure failed in $dir"; }
+    grep -q '^#define ENABLE_DCO 1' "$dir/config.h" || die "DCO is not enabled in $dir"
+    make -C "$dir" config-version.h > "$dir/config-version.log" 2>&1
+}
+
+# unit_suite BUILDDIR NAME: builds and runs every upstream unit test driver; records one result.
+unit_suite() {
+    local dir=$1 name=$2 log
+    log=$dir/unit-tests.log
+    if make -C "$dir/tests/unit_tests" -j"$(nproc)" check > "$log" 2>&1; then
+        result PASS "$name" "$(grep -c '^PASS: ' "$log") drivers passed, $(grep -c '^SKIP: ' "$log") skipped"
+    else
+        grep -E '^(FAIL|ERROR):' "$log" || tail -30 "$log"
+        result FAIL "$name" "see $log"
+    fi
+}
+
+# dco_cases BUILDDIR: runs the DCO driver alone, prints "ok NAME" / "fail NAME" lines.
+dco_cases() {
+    local dir=$1/tests/unit_tests/openvpn
+    make -C "$dir" dco_linux_testdriver > "$1/dco-build.log" 2>&1 \
+        || { tail -20 "$1/dco-build.log"; return 1; }
+    (cd "$dir" && CMOCKA_MESSAGE_OUTPUT=TAP ./dco_linux_testdriver > "$1/dco-tap.log" 2>&1) || true
+    sed -nE -e 's/^ok [0-9]+ - (test_[a-z_]+).*/ok \1/p' \
+        -e 's/^not ok [0-9]+ - (test_[a-z_]+).*/fail \1/p' "$1/dco-tap.log"
+}
+
+install_host_pkgs
+need autoreconf make gcc quilt
+make_trees
+
+step "unit tests, fixed tree (all upstream drivers + DCO regression test)"
+configure_build "$UNIT/fixed-src" "$UNIT/fixed"
+unit_suite "$UNIT/fixed" "unit: upstream cmocka suite incl. dco_linux_testdriver (fixed tree)"
+while read -r status name; do
+    if [[ $status == ok ]]; then
+        result PASS "unit/dco fixed: $name"
+    else
+        result FAIL "unit/dco fixed: $name" "see $UNIT/fixed/dco-tap.log"
+    fi
+done < <(dco_cases "$UNIT/fixed")
+step_done
+
+step "DCO regression test against stock 2.6.14 (must fail in: $STOCK_EXPECTED_FAIL)"
+configure_build "$UNIT/stock-src" "$UNIT/stock" CPPFLAGS=-DDCO_TEST_STOCK_API
+n=0
+while read -r status name; do
+    n=$((n + 1))
+    expect=ok what="passes on stock too"
+    if [[ " $STOCK_EXPECTED_FAIL " == *" $name "* ]]; then
+        expect=fail what="fails on stock, as expected"
+    fi
+    if [[ $status == "$expect" ]]; then
+        result PASS "unit/dco stock: $name" "$what"
+    else
+        result FAIL "unit/dco stock: $name" "expected '$expect', got '$status' (see $UNIT/stock/dco-tap.log)"
+    fi
+done < <(dco_cases "$UNIT/stock")
+((n > 0)) || result FAIL "unit/dco stock: test driver ran" "no test case output, see $UNIT/stock/dco-tap.log"
+step_done
+
+step "unit tests under ASan+UBSan (fixed tree)"
+san="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
+configure_build "$UNIT/fixed-src" "$UNIT/asan" CFLAGS="-g -O1 $san" LDFLAGS="$san"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    unit_suite "$UNIT/asan" "unit: upstream cmocka suite incl. dco_linux_testdriver under ASan+UBSan"
+step_done
