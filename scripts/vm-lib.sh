@@ -28,9 +28,10 @@ archive_debs() {
         -o "Dir::State::Lists=$d/lists" -o "Dir::Cache=$d/cache" -o APT::Architecture=amd64
         -o Debug::NoLocking=1 -o APT::Sandbox::User=root)
     local p v missing=()
+    # PKG=VERSION, or PKG/SUITE (whatever version that suite has: only one suite in the list).
+    deb_glob() { if [[ $1 == */* ]]; then echo "${1%%/*}_*_*.deb"; else v=${1#*=}; echo "${1%%=*}_${v//:/%3a}_*.deb"; fi; }
     for p in "$@"; do
-        v=${p#*=}
-        compgen -G "$d/debs/${p%%=*}_${v//:/%3a}_*.deb" >/dev/null || missing+=("$p")
+        compgen -G "$d/debs/$(deb_glob "$p")" >/dev/null || missing+=("$p")
     done
     if [ ${#missing[@]} -gt 0 ]; then
         apt-get "${apt[@]}" -q update >&2 || die "apt-get update ($suites) failed"
@@ -38,8 +39,7 @@ archive_debs() {
             || die "apt-get download ${missing[*]} failed"
     fi
     for p in "$@"; do
-        v=${p#*=}
-        compgen -G "$d/debs/${p%%=*}_${v//:/%3a}_*.deb"
+        compgen -G "$d/debs/$(deb_glob "$p")"
     done
 }
 
@@ -120,20 +120,12 @@ run_storm() {
         -- qemu --qemu-command="$TOP/scripts/vm-qemu-wrapper" --cpus="${VM_CPUS:-2}" \
         --ram-size="${VM_RAM:-3072}" --qemu-options="-cpu max" "$img/disk.img" \
         > "$out.log" 2>&1 &
-    local pid=$! seen=0 n
-    # Progress: the test's own timestamped lines as they appear.
-    while kill -0 "$pid" 2>/dev/null; do
-        sleep 5
-        n=$(wc -l < "$out.log")
-        if [ "$n" -gt "$seen" ]; then
-            sed -n "$((seen + 1)),${n}p" "$out.log" | grep -E '^\[[0-9:]+\]|DCO-STORM-SUMMARY|SKIP|FAIL|ERROR|^autopkgtest \[[0-9:]+\]: (test|testbed|@@@)' \
-                | sed "s/^/    $label| /" || true
-            seen=$n
-        fi
-    done
+    local pid=$!
+    # Progress: the test's own timestamped lines, its table and summary, autopkgtest's phases.
+    tail --pid="$pid" -n +1 -F "$out.log" 2>/dev/null \
+        | grep --line-buffered -aE '^\[[0-9:]+\] |^    [^ ]|^      - |DCO-STORM-SUMMARY|^SKIP|^FAIL|ERROR|^autopkgtest \[[0-9:]+\]: (test |@@@)' \
+        | sed -u "s/^/    $label| /" || true
     wait "$pid" || rc=$?
-    sed -n "$((seen + 1)),\$p" "$out.log" | grep -E '^\[[0-9:]+\]|DCO-STORM-SUMMARY|SKIP|FAIL|ERROR' \
-        | sed "s/^/    $label| /" || true
     return $rc
 }
 

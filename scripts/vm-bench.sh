@@ -1,0 +1,118 @@
+#!/bin/bash
+# make bench (not in CI): the DCO storm (debian/tests/dco-storm) at several N, repeated, for
+#   stock  the archive's openvpn 2.6.14-1+deb13u3 (trixie kernel, ovpn-dco-v2 via DKMS)
+#   fixed  our 2.6.14-1+deb13u4 from out/ (same image)
+#   bpo    trixie-backports' openvpn 2.7.x on trixie-backports' kernel (in-tree ovpn module):
+#          upstream's native fix, an anchor for the fixed behaviour
+# One VM boot per variant runs every N and repetition, each storm with a fresh server and
+# fresh clients. Writes out/bench/bench.csv, bench.png (stale instances, drain time and server
+# CPU per deletion against N) and bench.md (a table for the README).
+#
+# Environment: BENCH_N ("32 64 128 256"), BENCH_REPEAT (2), BENCH_VARIANTS ("stock fixed bpo"),
+#   BENCH_STRESS (stress-ng CPU workers during the storm, 0), VM_RAM (6144), VM_CPUS (2), VM_ACCEL.
+# Measurement: see the header of debian/tests/dco-storm. cpu_ms_per_deletion = server CPU time
+# from the block until the drain ended, divided by N (the kernel deletes all N peers).
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=scripts/vm-lib.sh
+. "$(dirname "$0")/vm-lib.sh"
+
+BENCH_N=${BENCH_N:-32 64 128 256}
+BENCH_REPEAT=${BENCH_REPEAT:-2}
+BENCH_VARIANTS=${BENCH_VARIANTS:-stock fixed bpo}
+BENCH_STRESS=${BENCH_STRESS:-0}
+export VM_RAM=${VM_RAM:-6144}
+B=$OUT/bench
+mkdir -p "$B"
+[ "$(id -u)" = 0 ] || die "run as root"
+vm_need
+need gnuplot
+T0=$(date +%s)
+
+CSV=$B/bench.csv
+echo "variant,version,kernel,module,accel,cpus,n,round,stale,stale_file,nclients_after,drain_s,first_reap_s,cpu_s,cpu_ms_per_deletion,reconnected,reconnect_s,rejected,connect_s,stress,result" > "$CSV"
+
+bench_variant() {
+    local v=$1 flavour=trixie debs=() img accel rc=0
+    case $v in
+        stock) mapfile -t debs < <(archive_debs "trixie trixie-security" "openvpn=$BASE_VERSION") ;;
+        fixed) mapfile -t debs < <(fixed_debs)
+               [ -n "${debs[0]:-}" ] || { info "fixed: no openvpn_${NEW_VERSION}_amd64.deb in $OUT, skipped"; return 0; } ;;
+        bpo)   flavour=bpo; mapfile -t debs < <(archive_debs "trixie-backports" "openvpn/trixie-backports") ;;
+        *) die "unknown variant $v" ;;
+    esac
+    step "bench $v: image ($flavour)"
+    "$TOP/scripts/vm-image.sh" --flavour "$flavour"
+    img=$("$TOP/scripts/vm-image.sh" --flavour "$flavour" --print-dir)
+    accel=$(vm_accel "$img")
+    step_done
+    step "bench $v: N in {$BENCH_N} x $BENCH_REPEAT storms, ${debs[*]##*/}"
+    run_storm "$v" "$img" "$B/$v" "DCO_STORM_CLIENTS=$BENCH_N" "DCO_STORM_REPEAT=$BENCH_REPEAT" \
+        "DCO_STORM_STRESS=$BENCH_STRESS" -- "${debs[@]}" || rc=$?
+    info "autopkgtest exit status $rc (4 = some storm failed, expected for stock)"
+    grep -a '^DCO-STORM-SUMMARY ' "$B/$v.log" | sed 's/^DCO-STORM-SUMMARY //' | awk -v variant="$v" -v accel="${accel%%,*}" '
+        { delete f; for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+          per = (f["cpu_s"] ~ /^[0-9.]+$/ && f["n"] > 0) ? sprintf("%.2f", 1000 * f["cpu_s"] / f["n"]) : "NA"
+          print variant "," f["version"] "," f["kernel"] "," f["module"] "," accel "," f["cpus"] "," f["n"] "," f["round"] "," \
+                f["stale"] "," f["stale_file"] "," f["nclients_after"] "," f["drain_s"] "," f["first_reap_s"] "," \
+                f["cpu_s"] "," per "," f["reconnected"] "," f["reconnect_s"] "," f["rejected"] "," f["connect_s"] "," \
+                f["stress"] "," f["result"] }' >> "$CSV"
+    step_done
+}
+
+for v in $BENCH_VARIANTS; do bench_variant "$v"; done
+
+step "bench results"
+column -s, -t < "$CSV" | sed 's/^/    /'
+
+# Means per variant and N (NA values skipped) -> bench-mean.dat (gnuplot) and bench.md (README).
+awk -F, 'NR > 1 { k = $1 SUBSEP $7; cnt[k]++; ver[k] = $2; ker[k] = $3; acc[k] = $5
+        if (!(k in seen)) { seen[k] = 1; order[++no] = k }
+        s[k] += $9; if ($12 != "NA") { d[k] += $12; dn[k]++ } if ($14 != "NA") { c[k] += $14; cn[k]++ }
+        if ($15 != "NA") { p[k] += $15; pn[k]++ } r[k] += $16; rj[k] += $18; if ($21 == "PASS") ok[k]++ }
+    END {
+        for (i = 1; i <= no; i++) { k = order[i]; split(k, a, SUBSEP)
+            printf "%s %d %.1f %s %s %s %.1f %d %d/%d %s %s\n", a[1], a[2], s[k] / cnt[k],
+                dn[k] ? sprintf("%.1f", d[k] / dn[k]) : "NaN", cn[k] ? sprintf("%.2f", c[k] / cn[k]) : "NaN",
+                pn[k] ? sprintf("%.2f", p[k] / pn[k]) : "NaN", r[k] / cnt[k], rj[k] / cnt[k], ok[k] + 0, cnt[k], ver[k], acc[k] } }' \
+    "$CSV" > "$B/bench-mean.dat"
+{
+    echo "Machine: $(nproc)-core host ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), guest 2 vCPUs, accel $(awk '{print $12; exit}' "$B/bench-mean.dat"), VM RAM ${VM_RAM} MiB; $BENCH_REPEAT storms per N, means shown."
+    echo "Command: \`BENCH_N=\"$BENCH_N\" BENCH_REPEAT=$BENCH_REPEAT make bench\` ($(date -u +%F))"
+    echo
+    echo "| variant | version | N | stale | drain (s) | server CPU in drain (s) | CPU per deletion (ms) | reconnected | rejections | storms passed |"
+    echo "|---|---|---|---|---|---|---|---|---|---|"
+    awk '{ printf "| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s |\n", $1, $11, $2, $3, $4, $5, $6, $7, $8, $9 }' "$B/bench-mean.dat" \
+        | sed 's/| NaN |/| never |/'
+} > "$B/bench.md"
+cat "$B/bench.md"
+
+# Where does a variant's CPU per deletion grow with N (i.e. total cost faster than linear)?
+awk '$6 != "NaN" { if (!($1 in lo)) { lo[$1] = $6; ln[$1] = $2 } hi[$1] = $6; hn[$1] = $2 }
+    END { for (v in lo) if (hn[v] > ln[v])
+        printf "    %s: CPU per deletion %.2f ms at N=%d -> %.2f ms at N=%d (x%.1f for x%.1f N)%s\n", v, lo[v], ln[v], hi[v], hn[v],
+            (lo[v] > 0 ? hi[v] / lo[v] : 0), hn[v] / ln[v], (lo[v] > 0 && hi[v] / lo[v] > 1.5 ? ": grows faster than linear" : ": about linear") }' \
+    "$B/bench-mean.dat" | tee "$B/scaling.txt"
+
+gnuplot <<EOF
+set terminal pngcairo size 1500,450 font ",10"
+set output "$B/bench.png"
+set multiplot layout 1,3 title "DCO peer-deletion storm ($BENCH_REPEAT storms per N, TCG 2 vCPUs; see bench.md)"
+set datafile separator ","
+set key top left
+set grid
+set xlabel "N (clients = --max-clients)"
+set logscale x 2
+set title "stale client instances after the drain"
+set ylabel "stale instances"
+plot for [v in "$BENCH_VARIANTS"] "$CSV" using (strcol(1) eq v ? \$7 : NaN):(\$9) with points pt 7 title v, \
+     x with lines dt 2 lc rgb "gray" title "N"
+set title "drain time (block -> 0 instances)"
+set ylabel "seconds (incl. 20 s keepalive timeout)"
+plot for [v in "$BENCH_VARIANTS"] "$CSV" using (strcol(1) eq v ? \$7 : NaN):(\$12) with linespoints pt 7 title v
+set title "server CPU per deleted peer during the drain"
+set ylabel "ms CPU / deletion"
+plot for [v in "$BENCH_VARIANTS"] "$CSV" using (strcol(1) eq v ? \$7 : NaN):(\$15) with points pt 7 title v
+unset multiplot
+EOF
+info "wrote $CSV, $B/bench.png, $B/bench.md ($(( $(date +%s) - T0 ))s in all)"
