@@ -5,7 +5,8 @@
 #   1. fixed tree (whole series): every unit test passes, and each DCO case is reported;
 #   2. stock tree (Debian's deb13u3 series + only the test patch, -DDCO_TEST_STOCK_API): the
 #      DCO test must fail in exactly the expected cases, which proves it can fail;
-#   3. fixed tree under ASan+UBSan (leak checks included): every unit test passes.
+#   3. a mutant of the fixed code that behaves like upstream's first backport (#1020) is caught;
+#   4. fixed tree under ASan+UBSan (leak checks included): every unit test passes.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=pkg-lib.sh
@@ -120,6 +121,16 @@ while read -r status name; do
     fi
 done < <(dco_cases "$UNIT/stock")
 ((n > 0)) || result FAIL "unit/dco stock: test driver ran" "no test case output, see $UNIT/stock/dco-tap.log"
+step_done
+
+step "DCO regression test against a #1020 mutant (upstream's first backport: ifindex on every message)"
+if "$TOP/tests/unit/mutant-1020.sh" "$UNIT/fixed-src" "$UNIT/fixed" > "$UNIT/mutant-1020.log" 2>&1 &&
+   grep -q '^not ok [0-9]* - test_stats_reply_without_ifindex' "$UNIT/mutant-1020.log"; then
+    result PASS "unit/dco mutant #1020: test_stats_reply_without_ifindex catches it" \
+        "$(grep -c '^not ok' "$UNIT/mutant-1020.log") cases fail on the mutant"
+else
+    result FAIL "unit/dco mutant #1020: not caught" "see $UNIT/mutant-1020.log"
+fi
 step_done
 
 step "unit tests under ASan+UBSan (fixed tree)"
