@@ -101,14 +101,15 @@ check_build_log() {
     fi
     # dh_auto_test: upstream's `make check` (automake test harness), incl. the cmocka unit tests
     local t pass fail skip
+    # (harness lines are "RESULT: test-name"; cmocka's own "ERROR: message" lines are not results)
     t=$(sed -n '/^   dh_auto_test/,/^   dh_[a-z_]*$/p' "$LOG" | grep -v '^   dh_auto_test' || true)
-    pass=$(grep -c '^PASS: ' <<< "$t" || true)
-    fail=$(grep -cE '^(FAIL|ERROR|XPASS): ' <<< "$t" || true)
-    skip=$(grep -c '^SKIP: ' <<< "$t" || true)
+    pass=$(grep -cE '^PASS: [^ ]+$' <<< "$t" || true)
+    fail=$(grep -cE '^(FAIL|ERROR|XPASS): [^ ]+$|^[0-9]+ of [0-9]+ tests? failed' <<< "$t" || true)
+    skip=$(grep -cE '^SKIP: [^ ]+$' <<< "$t" || true)
     if ((pass == 0)); then
         result FAIL build-dh-auto-test "the build log shows no test run by dh_auto_test"
     elif ((fail > 0)) || ! grep -q '^PASS: t_lpback.sh' <<< "$t" || ! grep -q '^PASS: t_cltsrv.sh' <<< "$t"; then
-        result FAIL build-dh-auto-test "$fail failed: $(grep -E '^(FAIL|ERROR|XPASS): |^PASS: t_' <<< "$t" | tr '\n' ' ')"
+        result FAIL build-dh-auto-test "$fail failed: $(grep -E '^(FAIL|ERROR|XPASS): [^ ]+$|^PASS: t_' <<< "$t" | tr '\n' ' ')"
     else
         result PASS build-dh-auto-test "make check: $pass passed (t_lpback.sh, t_cltsrv.sh, cmocka drivers), 0 failed, $skip skipped (t_client/t_net need a network setup)"
     fi
@@ -162,8 +163,9 @@ check_overlay_only() {
     fi
     local theirs clash
     theirs=$( { tar -tzf "$SRC_CACHE/$ORIG_TAR" | cut -d/ -f2-; tar -tJf "$SRC_CACHE/${PINNED_FILES[2]}"; } | grep -v '/$' | sort -u)
-    clash=$(comm -12 <(git -C "$TOP" ls-files | sort -u) <(echo "$theirs") | tr '\n' ' ')
-    clash+=$(git -C "$TOP" ls-files | grep -E '^debian/(control|rules|changelog|copyright|source/|patches/series$|tests/control$)' | tr '\n' ' ' || true)
+    # .gitignore is this repository's own (upstream's tarball happens to have one too)
+    clash=$(comm -12 <(git -C "$TOP" ls-files | grep -vxF '.gitignore' | sort -u) <(echo "$theirs") | tr '\n' ' ')
+    clash+=$(git -C "$TOP" ls-files | grep -E '^debian/(control|rules|changelog|copyright|watch|patches/series|tests/control)$|^debian/source/' | tr '\n' ' ' || true)
     if [[ -n $clash ]]; then
         result FAIL repo-overlay-only "OpenVPN/Debian files in git: $clash"
     else
@@ -192,21 +194,28 @@ check_autopkgtest() {
     local job=$WORK/autopkgtest rc=0
     rm -rf "$job"
     as_builder mkdir -p "$job/in"
-    cp "$OUT/$NEW_DSC" "$OUT/${SRC_NAME}_${NEW_VERSION}.debian.tar.xz" "$OUT/$ORIG_TAR" "$OUT"/*.deb "$job/in/"
-    chmod -R a+rX "$job/in"
+    cp "$OUT/$NEW_DSC" "$OUT/${SRC_NAME}_${NEW_VERSION}.debian.tar.xz" "$OUT/$ORIG_TAR" "$DEB" "$job/in/"
+    # the build user must own them: autopkgtest hard-links the .debs (fs.protected_hardlinks)
+    if [[ $EUID -eq 0 ]]; then chown -R "$BUILD_USER:" "$job/in"; fi
     info "autopkgtest (unshare, trixie): about 3-5 min"
-    as_builder autopkgtest --output-dir "$job/out" "$job/in/$NEW_DSC" "$job"/in/*.deb \
-        -- unshare --release trixie --arch amd64 --tarball "$TARBALL" > "$LOGS/autopkgtest.log" 2>&1 || rc=$?
-    [[ -d $job/out ]] && cp -r "$job/out" "$LOGS/autopkgtest-out"
+    as_builder_logged "$job/autopkgtest.log" autopkgtest --output-dir "$job/out" "$job/in/$NEW_DSC" \
+        "$job/in/${DEB##*/}" --apt-upgrade -- unshare --release trixie --arch amd64 --tarball "$TARBALL" || rc=$?
+    cp "$job/autopkgtest.log" "$LOGS/autopkgtest.log" || true
+    rm -rf "$LOGS/autopkgtest-out"
+    if [[ -d $job/out ]]; then cp -r "$job/out" "$LOGS/autopkgtest-out"; fi
     local name status rest
     if [[ -f $job/out/summary ]]; then
         while read -r name status rest; do
             case $status in
-                PASS) result PASS "autopkgtest/$name" "$rest" ;;
+                PASS)
+                    if [[ $name == unit-tests ]]; then
+                        rest="cmocka drivers passed: $(grep -E '^PASS: [^ ]+_testdriver$' "$job/out/log" | sed 's/^PASS: //; s/_testdriver$//' | sort -u | tr '\n' ' ')"
+                    fi
+                    result PASS "autopkgtest/$name" "$rest" ;;
                 SKIP) result SKIP "autopkgtest/$name" "$rest" ;;
                 *) result FAIL "autopkgtest/$name" "$status $rest" ;;
             esac
-        done < "$job/out/summary"
+        done < <(grep -E '^[a-z0-9][^ ]* +(PASS|FAIL|SKIP|FLAKY|BROKEN|NEUTRAL)( |$)' "$job/out/summary" | sort -u -k1,1)
     fi
     case $rc in
         0|2|4|6) ;;                                  # pass / some skipped / failures recorded above

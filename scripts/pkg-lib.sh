@@ -132,6 +132,14 @@ as_builder() {
     fi
 }
 
+# as_builder_logged LOG CMD...: as_builder, with stdout+stderr going to LOG, a file the build user
+# owns (tools such as autopkgtest reopen /dev/stderr, which fails on a root-owned file or pipe).
+as_builder_logged() {
+    local log=$1; shift
+    # shellcheck disable=SC2016  # expanded by the inner bash
+    as_builder bash -c 'log=$1; shift; exec "$@" > "$log" 2>&1' bash "$log" "$@"
+}
+
 # ensure_env: the trixie build tarball (created on first use; `make refresh-env` recreates it).
 ensure_env() {
     ensure_build_user
