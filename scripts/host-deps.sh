@@ -1,6 +1,6 @@
 #!/bin/bash
 # Install the host tools the pipeline needs (Debian 12 or 13 host, as root). Idempotent: apt is
-# only called when something is missing. The VM tools are added by scripts/vm-*.sh if present.
+# only called when something is missing (so CI on a prepared machine never touches apt).
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -8,7 +8,9 @@ pkgs=(
     make git patch quilt dpkg-dev devscripts diffstat patchutils   # source package, debdiff
     debian-archive-keyring debian-keyring gpgv                      # pinned source + signature
     mmdebstrap sbuild uidmap zstd                                   # clean trixie build (unshare)
-    autopkgtest                                                     # autopkgtests (unshare)
+    autopkgtest lintian                                             # autopkgtests (unshare); lintian
+    qemu-system-x86 qemu-utils e2fsprogs                            # VM storm test (scripts/vm-*.sh)
+    gnuplot-nox                                                     # make bench: plots
     shellcheck                                                      # lint of our scripts
 )
 missing=()
