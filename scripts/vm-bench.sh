@@ -78,13 +78,22 @@ awk -F, 'NR > 1 { k = $1 SUBSEP $7; cnt[k]++; ver[k] = $2; ker[k] = $3; acc[k] =
                 pn[k] ? sprintf("%.2f", p[k] / pn[k]) : "NaN", r[k] / cnt[k], rj[k] / cnt[k], ok[k] + 0, cnt[k], ver[k], acc[k] } }' \
     "$CSV" > "$B/bench-mean.dat"
 {
-    echo "Machine: $(nproc)-core host ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), guest 2 vCPUs, accel $(awk '{print $12; exit}' "$B/bench-mean.dat"), VM RAM ${VM_RAM} MiB; $BENCH_REPEAT storms per N, means shown."
+    echo "Machine: $(nproc)-core host ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), guest 2 vCPUs, accel $(awk '{print $11; exit}' "$B/bench-mean.dat"), VM RAM ${VM_RAM} MiB; $BENCH_REPEAT storms per N, means shown."
     echo "Command: \`BENCH_N=\"$BENCH_N\" BENCH_REPEAT=$BENCH_REPEAT make bench\` ($(date -u +%F))"
     echo
     echo "| variant | version | N | stale | drain (s) | server CPU in drain (s) | CPU per deletion (ms) | reconnected | rejections | storms passed |"
     echo "|---|---|---|---|---|---|---|---|---|---|"
-    awk '{ printf "| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s |\n", $1, $11, $2, $3, $4, $5, $6, $7, $8, $9 }' "$B/bench-mean.dat" \
+    awk '{ printf "| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s |\n", $1, $10, $2, $3, $4, $5, $6, $7, $8, $9 }' "$B/bench-mean.dat" \
         | sed 's/| NaN |/| never |/'
+    echo
+    echo "How measured (debian/tests/dco-storm, inside the VM): N clients in their own network namespaces"
+    echo "connect to a DCO server with --max-clients N, keepalive 2 10; the server's inbound UDP is then"
+    echo "dropped (nftables) so the kernel deletes all N peers ~20 s later. stale = instances listed by"
+    echo "management 'status 2' after 2x timeout + 20 s (the status file must agree); drain = block until"
+    echo "load-stats nclients first reads 0 (includes the 20 s timeout; never = did not reach 0); CPU ="
+    echo "server utime+stime from the block to the end of the drain, per deletion = CPU / N; reconnected ="
+    echo "clients back in within 60 + N/2 s of lifting the block; rejections = 'would exceed maximum number"
+    echo "of clients' log lines after the lift."
 } > "$B/bench.md"
 cat "$B/bench.md"
 
@@ -107,7 +116,7 @@ set logscale x 2
 set title "stale client instances after the drain"
 set ylabel "stale instances"
 plot for [v in "$BENCH_VARIANTS"] "$CSV" using (strcol(1) eq v ? \$7 : NaN):(\$9) with points pt 7 title v, \
-     x with lines dt 2 lc rgb "gray" title "N"
+     x with lines dt 2 lc rgb "gray" title "N (all leaked)"
 set title "drain time (block -> 0 instances)"
 set ylabel "seconds (incl. 20 s keepalive timeout)"
 plot for [v in "$BENCH_VARIANTS"] "$CSV" using (strcol(1) eq v ? \$7 : NaN):(\$12) with linespoints pt 7 title v

@@ -43,9 +43,14 @@ archive_debs() {
     done
 }
 
-# fixed_debs: our deb13u4 binaries from the pipeline (only the openvpn binary is installed).
+# fixed_debs: our deb13u4 binary from the pipeline (only the openvpn binary is installed), copied
+# to $OUT/vm/debs/ first so that a rebuild publishing into out/ meanwhile cannot pull it away.
 fixed_debs() {
-    find "$OUT" -maxdepth 3 -name "openvpn_${NEW_VERSION}_amd64.deb" 2>/dev/null | sort | head -n1
+    local f=$OUT/openvpn_${NEW_VERSION}_amd64.deb
+    [ -f "$f" ] || return 0
+    mkdir -p "$OUT/vm/debs"
+    cp "$f" "$OUT/vm/debs/"
+    echo "$OUT/vm/debs/${f##*/}"
 }
 
 # test_tree DIR VERSION: a minimal source tree holding only our test and its control stanza (the test and
