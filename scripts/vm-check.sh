@@ -21,8 +21,23 @@ if [ "$(id -u)" != 0 ]; then
 fi
 vm_need
 
+# The test comes from our source package (out/*.dsc, with the appended debian/tests/control
+# stanza) when the pipeline has built it, else from a tree with only the test (vm-lib test_tree).
+mkdir -p "$OUT/vm"
+STORM_SRC=$(our_dsc)
+export STORM_SRC
+info "test source: ${STORM_SRC:-generated tree with debian/tests/dco-storm and control.append}"
+
+mkdir -p "$OUT/vm"
+# Two vm-checks at once would share out/vm/: take turns.
+exec 8>"$OUT/vm/.lock"
+flock -n 8 || { info "another vm-check is running; waiting for it"; flock 8; }
+
 step "VM image (trixie kernel + ovpn-dco-v2 via DKMS)"
-"$TOP/scripts/vm-image.sh"
+if ! "$TOP/scripts/vm-image.sh"; then
+    result FAIL vm-dco-storm "building the VM image failed (scripts/vm-image.sh)"
+    exit 1
+fi
 IMG=$("$TOP/scripts/vm-image.sh" --print-dir)
 info "image $IMG, kernel $(cat "$IMG/kver"), accel $(vm_accel "$IMG")"
 step_done

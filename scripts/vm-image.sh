@@ -34,9 +34,10 @@ SOURCES=(
     "deb $SECURITY_MIRROR trixie-security main"
 )
 # Runtime dependencies of openvpn 2.6.14-1+deb13u3 (so that autopkgtest can install our .debs with
-# no network) and of debian/tests/dco-storm, plus what booting and autopkgtest need.
+# no network) and of debian/tests/dco-storm, plus what booting and autopkgtest need (dpkg-dev:
+# autopkgtest unpacks a .dsc in the testbed).
 OPENVPN_DEPS=libc6,libcap-ng0,liblz4-1,liblzo2-2,libnl-3-200,libnl-genl-3-200,libpkcs11-helper1t64,libssl3t64,libsystemd0,debconf,adduser
-TEST_DEPS=iproute2,nftables,openssl,procps,kmod,stress-ng,psmisc
+TEST_DEPS=iproute2,nftables,openssl,procps,kmod,stress-ng,psmisc,dpkg-dev
 BASE_PKGS=systemd-sysv,udev,initramfs-tools,login,passwd,apt,apt-utils,ca-certificates,less
 case $FLAVOUR in
     trixie)
@@ -96,12 +97,19 @@ if [ -n "$PRINT_DIR" ]; then
     echo "$DIR"
     exit 0
 fi
+mkdir -p "$CACHE/vm"
+# One build per flavour at a time (make check and make bench may run side by side).
+exec 9>"$CACHE/vm/.lock-$FLAVOUR"
+if ! flock -n 9; then
+    info "another build of the $FLAVOUR image is running; waiting for it"
+    flock 9
+fi
 if [ -f "$DIR/complete" ]; then
     info "VM image $FLAVOUR is cached: $DIR ($(cat "$DIR/kver"), built $(stat -c %y "$DIR/complete" | cut -d. -f1))"
     exit 0
 fi
 
-need mmdebstrap mkfs.ext4 sha256sum
+need mmdebstrap mkfs.ext4 sha256sum flock
 [ "$(id -u)" = 0 ] || die "run as root (mmdebstrap root mode, mkfs.ext4 -d with ownerships)"
 [ -x /usr/share/autopkgtest/setup-commands/setup-testbed ] || die "autopkgtest's setup-testbed missing (install autopkgtest)"
 

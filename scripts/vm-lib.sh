@@ -53,6 +53,20 @@ fixed_debs() {
     echo "$OUT/vm/debs/${f##*/}"
 }
 
+# our_dsc: our deb13u4 source package from out/ if it carries debian/tests/dco-storm, copied with
+# its tarballs to $OUT/vm/src/ (a rebuild may republish out/ meanwhile); prints the .dsc path.
+our_dsc() {
+    local dsc=$OUT/openvpn_${NEW_VERSION}.dsc f
+    [ -f "$dsc" ] || return 0
+    f=$(tar -tJf "$OUT/openvpn_${NEW_VERSION}.debian.tar.xz" 2>/dev/null) || return 0
+    grep -qx 'debian/tests/dco-storm' <<<"$f" || return 0
+    rm -rf "$OUT/vm/src"; mkdir -p "$OUT/vm/src"
+    for f in "$dsc" "$OUT/openvpn_${NEW_VERSION}.debian.tar.xz" "$OUT/openvpn_${UPSTREAM_VERSION}.orig.tar.gz"; do
+        cp "$f" "$OUT/vm/src/" || return 0
+    done
+    echo "$OUT/vm/src/${dsc##*/}"
+}
+
 # test_tree DIR VERSION: a minimal source tree holding only our test and its control stanza (the test and
 # debian/tests/control.append are ours; debian/control and changelog are generated stubs naming
 # the source "openvpn"), so that the archive's deb13u3 binaries and ours run the same test.
@@ -109,6 +123,8 @@ vm_accel() {
 }
 
 # run_storm LABEL IMAGE_DIR OUTDIR ENV... -- DEBS...: one autopkgtest run of dco-storm in the VM.
+# The test comes from $STORM_SRC (a .dsc: our source package, whose debian/tests/control has the
+# appended stanza) if set, else from a generated tree holding only our test (test_tree).
 # Prints autopkgtest's log to OUTDIR/log and progress lines to stdout; returns autopkgtest's
 # exit status (0 pass, 2 skipped, 4 failed, >= 12 error).
 run_storm() {
@@ -117,16 +133,21 @@ run_storm() {
     while [ $# -gt 0 ] && [ "$1" != -- ]; do envs+=(--env="$1"); shift; done
     [ "${1:-}" = -- ] && shift
     debs=("$@")
-    local tree=$out.tree accel rc=0
-    test_tree "$tree" "$(dpkg-deb -f "${debs[0]}" Version)"
+    local src accel rc=0
+    if [ -n "${STORM_SRC:-}" ]; then
+        src=$STORM_SRC
+    else
+        src=$out.tree/
+        test_tree "$out.tree" "$(dpkg-deb -f "${debs[0]}" Version)"
+    fi
     accel=$(vm_accel "$img")
     rm -rf "$out"
-    info "$label: autopkgtest dco-storm on ${debs[*]##*/} (accel $accel, ${VM_CPUS:-2} vCPUs, ${VM_RAM:-3072} MiB, ${envs[*]:-defaults})"
+    info "$label: autopkgtest dco-storm from $src on ${debs[*]##*/} (accel $accel, ${VM_CPUS:-2} vCPUs, ${VM_RAM:-3072} MiB, ${envs[*]:-defaults})"
     info "$label: log $out.log"
     VM_KERNEL=$img/vmlinuz VM_INITRD=$img/initrd.img VM_ACCEL=$accel \
     autopkgtest -U --no-built-binaries --test-name=dco-storm --output-dir "$out" \
         --timeout-test="${VM_TEST_TIMEOUT:-3600}" "${envs[@]}" \
-        "$tree/" "${debs[@]}" \
+        "$src" "${debs[@]}" \
         -- qemu --qemu-command="$TOP/scripts/vm-qemu-wrapper" --cpus="${VM_CPUS:-2}" \
         --ram-size="${VM_RAM:-3072}" --qemu-options="-cpu max" "$img/disk.img" \
         > "$out.log" 2>&1 &
