@@ -12,7 +12,7 @@ mkdir -p "$OUT/check"
 t0=$(date +%s)
 
 step "package (built if out/ lacks it or inputs changed; log: out/check/package.log)"
-if "$TOP/scripts/package.sh" > "$OUT/check/package.log" 2>&1; then
+if "$TOP/scripts/package.sh" 2>&1 | tee "$OUT/check/package.log" | grep --line-buffered '^==>' | sed -u 's/^/    /'; then
     result PASS package "out/ holds the $NEW_VERSION build ($(tail -n1 "$OUT/check/package.log" | sed 's/^ *//'))"
 else
     tail -n 25 "$OUT/check/package.log"
