@@ -9,6 +9,7 @@
 . "$TOP/scripts/pkg-lib.sh"
 
 t0=$(date +%s)
+trap 'echo "ERROR: scripts/package.sh failed (line $LINENO)" >&2' ERR
 stage=$BUILD/stage
 
 # Remove every package artefact from out/ (out/check/ is the test report, left alone).
@@ -24,7 +25,7 @@ rm -rf "$stage"
 
 # What the binary build depends on: the source package, the build scripts, the environment.
 build_key=$( { sha256sum "$stage/$NEW_DSC" "$TOP/scripts/build.sh" "$TOP/scripts/pkg-lib.sh" | cut -c1-64
-               [[ -f $TARBALL ]] && stat -c '%s %Y' "$TARBALL"; } | sha256sum | cut -c1-64)
+               if [[ -f $TARBALL ]]; then stat -c '%s %Y' "$TARBALL"; fi; } | sha256sum | cut -c1-64)
 art_key=$( { echo "$build_key"; sha256sum "$TOP/scripts/artefacts.sh" "$TOP/scripts/lintian-new-tags.allow" | cut -c1-64; } \
            | sha256sum | cut -c1-64)
 
