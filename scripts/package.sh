@@ -23,6 +23,8 @@ clear_out() {
 rm -rf "$stage"
 "$TOP/scripts/source.sh" "$stage"
 
+ensure_env    # create the trixie tarball on first use, before it goes into the build key
+
 # What the binary build depends on: the source package, the build scripts, the environment.
 build_key=$( { sha256sum "$stage/$NEW_DSC" "$TOP/scripts/build.sh" "$TOP/scripts/pkg-lib.sh" | cut -c1-64
                if [[ -f $TARBALL ]]; then stat -c '%s %Y' "$TARBALL"; fi; } | sha256sum | cut -c1-64)
