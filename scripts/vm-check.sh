@@ -56,7 +56,7 @@ check_fixed() {
     version=$(summary_field "$log.log" version); stale=$(summary_field "$log.log" stale)
     recon=$(summary_field "$log.log" reconnected); res=$(summary_field "$log.log" result)
     local detail
-    detail="autopkgtest rc=$rc, version=${version:-?}, N=$N, stale=${stale:-?}, reconnected=${recon:-?}/$N, drain=$(summary_field "$log.log" drain_s)s, cpu=$(summary_field "$log.log" cpu_s)s, rejected=$(summary_field "$log.log" rejected); log $log.log"
+    detail="autopkgtest rc=$rc, version=${version:-?}, N=$N, stale=${stale:-?}, reconnected=${recon:-?}/$N, drain_s=$(summary_field "$log.log" drain_s), cpu_s=$(summary_field "$log.log" cpu_s), rejected=$(summary_field "$log.log" rejected); log $log.log"
     if [ "$rc" = 0 ] && [ "$res" = PASS ] && [ "$stale" = 0 ] && [ "$recon" = "$N" ] && [ "$version" = "$NEW_VERSION" ]; then
         result PASS vm-dco-storm-fixed "$detail"
     else
@@ -77,7 +77,7 @@ check_stock() {
     version=$(summary_field "$log.log" version); stale=$(summary_field "$log.log" stale)
     res=$(summary_field "$log.log" result)
     local detail
-    detail="autopkgtest rc=$rc, version=${version:-?}, N=$N, stale=${stale:-?}, reconnected=$(summary_field "$log.log" reconnected)/$N, rejected=$(summary_field "$log.log" rejected), drain=$(summary_field "$log.log" drain_s)s, cpu=$(summary_field "$log.log" cpu_s)s; log $log.log"
+    detail="autopkgtest rc=$rc, version=${version:-?}, N=$N, stale=${stale:-?}, reconnected=$(summary_field "$log.log" reconnected)/$N, rejected=$(summary_field "$log.log" rejected), drain_s=$(summary_field "$log.log" drain_s), cpu_s=$(summary_field "$log.log" cpu_s); log $log.log"
     if [ "$rc" = 4 ] && [ "$res" = FAIL ] && [[ $stale =~ ^[0-9]+$ ]] && [ "$stale" -gt 0 ] && [ "$version" = "$BASE_VERSION" ]; then
         result PASS vm-dco-storm-stock-fails "stock fails as expected: $detail"
     elif [ "$rc" = 0 ]; then
