@@ -4,9 +4,13 @@
 # Source after lib.sh.
 
 # Tools the VM scripts need on the host (Debian packages: autopkgtest, qemu-system-x86,
-# qemu-utils, mmdebstrap, e2fsprogs, apt; gnuplot-nox for the bench plot).
+# qemu-utils, mmdebstrap, e2fsprogs, util-linux, xz-utils, apt, debian-archive-keyring;
+# gnuplot-nox for the bench plot).
 vm_need() {
-    need autopkgtest autopkgtest-virt-qemu qemu-system-x86_64 qemu-img mmdebstrap mkfs.ext4 apt-get awk
+    need autopkgtest autopkgtest-virt-qemu qemu-system-x86_64 qemu-img mmdebstrap mkfs.ext4 apt-get \
+        dpkg-deb awk flock tar xz
+    [ -x /usr/share/autopkgtest/setup-commands/setup-testbed ] || die "autopkgtest's setup-testbed missing (install autopkgtest)"
+    [ -f /usr/share/keyrings/debian-archive-keyring.gpg ] || die "missing /usr/share/keyrings/debian-archive-keyring.gpg (install debian-archive-keyring)"
 }
 
 # archive_debs SUITES PKG=VERSION...: downloads archive binaries with a private apt configuration
