@@ -9,9 +9,10 @@
 # CPU per deletion against N) and bench.md (a table for the README).
 #
 # Environment: BENCH_N ("32 64 128 256"), BENCH_REPEAT (2), BENCH_VARIANTS ("stock fixed bpo"),
-#   BENCH_STRESS (stress-ng CPU workers during the storm, 0), VM_RAM (6144), VM_CPUS (2), VM_ACCEL.
+#   BENCH_STRESS (stress-ng CPU workers during the storm, 0), VM_RAM (6144), VM_CPUS (2), VM_ACCEL;
+#   BENCH_REUSE=1 re-summarises existing out/bench/<variant>.log files instead of running storms.
 # Measurement: see the header of debian/tests/dco-storm. cpu_ms_per_deletion = server CPU time
-# from the block until the drain ended, divided by N (the kernel deletes all N peers).
+# from the first to the last reap (cpu_reap_s), divided by the number of instances reaped (N - stale).
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=scripts/vm-lib.sh
@@ -30,10 +31,16 @@ need gnuplot
 T0=$(date +%s)
 
 CSV=$B/bench.csv
-echo "variant,version,kernel,module,accel,cpus,n,round,stale,stale_file,nclients_after,drain_s,first_reap_s,cpu_s,cpu_ms_per_deletion,reconnected,reconnect_s,rejected,connect_s,stress,result" > "$CSV"
+echo "variant,version,kernel,module,accel,cpus,n,round,stale,stale_file,nclients_after,drain_s,first_reap_s,cpu_s,cpu_reap_s,reap_span_s,reaped,cpu_ms_per_deletion,reconnected,reconnect_s,rejected,connect_s,stress,result" > "$CSV"
 
 bench_variant() {
     local v=$1 flavour=trixie debs=() img accel rc=0
+    if [ -n "${BENCH_REUSE:-}" ] && [ -s "$B/$v.log" ]; then
+        info "$v: BENCH_REUSE set, summarising the existing $B/$v.log"
+        accel=$(grep -ao 'accel [a-z]*' "$B/$v.log" | head -n1 | cut -d' ' -f2); accel=${accel:-tcg}
+        bench_csv "$v" "$accel"
+        return 0
+    fi
     case $v in
         stock) mapfile -t debs < <(archive_debs "trixie trixie-security" "openvpn=$BASE_VERSION") ;;
         fixed) mapfile -t debs < <(fixed_debs)
@@ -51,14 +58,23 @@ bench_variant() {
     run_storm "$v" "$img" "$B/$v" "DCO_STORM_CLIENTS=$BENCH_N" "DCO_STORM_REPEAT=$BENCH_REPEAT" \
         "DCO_STORM_STRESS=$BENCH_STRESS" -- "${debs[@]}" || rc=$?
     info "autopkgtest exit status $rc (4 = some storm failed, expected for stock)"
+    echo "accel $accel" >> "$B/$v.log"
+    bench_csv "$v" "$accel"
+    step_done
+}
+
+# bench_csv VARIANT ACCEL: the DCO-STORM-SUMMARY lines of out/bench/VARIANT.log as CSV rows.
+bench_csv() {
+    local v=$1 accel=$2
     grep -a '^DCO-STORM-SUMMARY ' "$B/$v.log" | sed 's/^DCO-STORM-SUMMARY //' | awk -v variant="$v" -v accel="${accel%%,*}" '
         { delete f; for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
-          per = (f["cpu_s"] ~ /^[0-9.]+$/ && f["n"] > 0) ? sprintf("%.2f", 1000 * f["cpu_s"] / f["n"]) : "NA"
+          if (!("cpu_reap_s" in f)) { f["cpu_reap_s"] = "NA"; f["reap_span_s"] = "NA" }
+          reaped = (f["stale"] ~ /^[0-9]+$/) ? f["n"] - f["stale"] : "NA"
+          per = (f["cpu_reap_s"] ~ /^[0-9.]+$/ && reaped != "NA" && reaped > 0) ? sprintf("%.2f", 1000 * f["cpu_reap_s"] / reaped) : "NA"
           print variant "," f["version"] "," f["kernel"] "," f["module"] "," accel "," f["cpus"] "," f["n"] "," f["round"] "," \
                 f["stale"] "," f["stale_file"] "," f["nclients_after"] "," f["drain_s"] "," f["first_reap_s"] "," \
-                f["cpu_s"] "," per "," f["reconnected"] "," f["reconnect_s"] "," f["rejected"] "," f["connect_s"] "," \
-                f["stress"] "," f["result"] }' >> "$CSV"
-    step_done
+                f["cpu_s"] "," f["cpu_reap_s"] "," f["reap_span_s"] "," reaped "," per "," f["reconnected"] "," \
+                f["reconnect_s"] "," f["rejected"] "," f["connect_s"] "," f["stress"] "," f["result"] }' >> "$CSV"
 }
 
 for v in $BENCH_VARIANTS; do bench_variant "$v"; done
@@ -67,23 +83,25 @@ step "bench results"
 column -s, -t < "$CSV" | sed 's/^/    /'
 
 # Means per variant and N (NA values skipped) -> bench-mean.dat (gnuplot) and bench.md (README).
-awk -F, 'NR > 1 { k = $1 SUBSEP $7; cnt[k]++; ver[k] = $2; ker[k] = $3; acc[k] = $5
+awk -F, 'NR > 1 { k = $1 SUBSEP $7; cnt[k]++; ver[k] = $2; acc[k] = $5
         if (!(k in seen)) { seen[k] = 1; order[++no] = k }
         s[k] += $9; if ($12 != "NA") { d[k] += $12; dn[k]++ } if ($14 != "NA") { c[k] += $14; cn[k]++ }
-        if ($15 != "NA") { p[k] += $15; pn[k]++ } r[k] += $16; rj[k] += $18; if ($21 == "PASS") ok[k]++ }
+        if ($15 != "NA") { cr[k] += $15; crn[k]++ }
+        if ($18 != "NA") { p[k] += $18; pn[k]++ } r[k] += $19; rj[k] += $21; if ($24 == "PASS") ok[k]++ }
     END {
         for (i = 1; i <= no; i++) { k = order[i]; split(k, a, SUBSEP)
-            printf "%s %d %.1f %s %s %s %.1f %d %d/%d %s %s\n", a[1], a[2], s[k] / cnt[k],
+            printf "%s %d %.1f %s %s %s %.1f %d %d/%d %s %s %s\n", a[1], a[2], s[k] / cnt[k],
                 dn[k] ? sprintf("%.1f", d[k] / dn[k]) : "NaN", cn[k] ? sprintf("%.2f", c[k] / cn[k]) : "NaN",
-                pn[k] ? sprintf("%.2f", p[k] / pn[k]) : "NaN", r[k] / cnt[k], rj[k] / cnt[k], ok[k] + 0, cnt[k], ver[k], acc[k] } }' \
+                pn[k] ? sprintf("%.2f", p[k] / pn[k]) : "NaN", r[k] / cnt[k], rj[k] / cnt[k], ok[k] + 0, cnt[k], ver[k], acc[k],
+                crn[k] ? sprintf("%.2f", cr[k] / crn[k]) : "NaN" } }' \
     "$CSV" > "$B/bench-mean.dat"
 {
     echo "Machine: $(nproc)-core host ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), guest 2 vCPUs, accel $(awk '{print $11; exit}' "$B/bench-mean.dat"), VM RAM ${VM_RAM} MiB; $BENCH_REPEAT storms per N, means shown."
     echo "Command: \`BENCH_N=\"$BENCH_N\" BENCH_REPEAT=$BENCH_REPEAT make bench\` ($(date -u +%F))"
     echo
-    echo "| variant | version | N | stale | drain (s) | server CPU in drain (s) | CPU per deletion (ms) | reconnected | rejections | storms passed |"
-    echo "|---|---|---|---|---|---|---|---|---|---|"
-    awk '{ printf "| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s |\n", $1, $10, $2, $3, $4, $5, $6, $7, $8, $9 }' "$B/bench-mean.dat" \
+    echo "| variant | version | N | stale | drain (s) | server CPU, block..drain end (s) | CPU reaping (s) | CPU per reaped peer (ms) | reconnected | rejections | storms passed |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|"
+    awk '{ printf "| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $10, $2, $3, $4, $5, $12, $6, $7, $8, $9 }' "$B/bench-mean.dat" \
         | sed 's/| NaN |/| never |/'
     echo
     echo "How measured (debian/tests/dco-storm, inside the VM): N clients in their own network namespaces"
@@ -91,7 +109,9 @@ awk -F, 'NR > 1 { k = $1 SUBSEP $7; cnt[k]++; ver[k] = $2; ker[k] = $3; acc[k] =
     echo "dropped (nftables) so the kernel deletes all N peers ~20 s later. stale = instances listed by"
     echo "management 'status 2' after 2x timeout + 20 s (the status file must agree); drain = block until"
     echo "load-stats nclients first reads 0 (includes the 20 s timeout; never = did not reach 0); CPU ="
-    echo "server utime+stime from the block to the end of the drain, per deletion = CPU / N; reconnected ="
+    echo "server utime+stime from the block to the end of the drain; CPU reaping = from the last sample"
+    echo "before nclients first dropped to the sample at which it last changed, per reaped peer = that"
+    echo "divided by N - stale; reconnected ="
     echo "clients back in within 60 + N/2 s of lifting the block; rejections = 'would exceed maximum number"
     echo "of clients' log lines after the lift."
 } > "$B/bench.md"
@@ -120,9 +140,9 @@ plot for [v in "$BENCH_VARIANTS"] "$CSV" using (strcol(1) eq v ? \$7 : NaN):(\$9
 set title "drain time (block -> 0 instances)"
 set ylabel "seconds (incl. 20 s keepalive timeout)"
 plot for [v in "$BENCH_VARIANTS"] "$CSV" using (strcol(1) eq v ? \$7 : NaN):(\$12) with linespoints pt 7 title v
-set title "server CPU per deleted peer during the drain"
+set title "server CPU per reaped instance (first..last reap)"
 set ylabel "ms CPU / deletion"
-plot for [v in "$BENCH_VARIANTS"] "$CSV" using (strcol(1) eq v ? \$7 : NaN):(\$15) with points pt 7 title v
+plot for [v in "$BENCH_VARIANTS"] "$CSV" using (strcol(1) eq v ? \$7 : NaN):(\$18) with points pt 7 title v
 unset multiplot
 EOF
 info "wrote $CSV, $B/bench.png, $B/bench.md ($(( $(date +%s) - T0 ))s in all)"
