@@ -6,7 +6,8 @@
 # - the archive's stock 2.6.14-1+deb13u3: must FAIL with stale>0 (proof the test can fail).
 # Results go to out/check/results.txt (lib.sh `result`); logs to out/vm/.
 # Environment: DCO_STORM_CLIENTS (N, default 32), VM_ACCEL (default: probe KVM, else TCG),
-#   VM_CPUS (2), VM_RAM (3072 MiB), VM_CHECK_ONLY=fixed|stock (run one side only).
+#   VM_CPUS (2), VM_RAM (3072 MiB), VM_CHECK_ONLY=fixed|stock (run one side only),
+#   VM_STORM_SOURCE=tree (test from the working tree instead of out/'s source package).
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=scripts/vm-lib.sh
@@ -24,7 +25,9 @@ vm_need
 # The test comes from our source package (out/*.dsc, with the appended debian/tests/control
 # stanza) when the pipeline has built it, else from a tree with only the test (vm-lib test_tree).
 mkdir -p "$OUT/vm"
-STORM_SRC=$(our_dsc)
+# VM_STORM_SOURCE=tree forces the generated tree (e.g. to try a test edit before a rebuild).
+STORM_SRC=
+[ "${VM_STORM_SOURCE:-}" = tree ] || STORM_SRC=$(our_dsc)
 export STORM_SRC
 info "test source: ${STORM_SRC:-generated tree with debian/tests/dco-storm and control.append}"
 
