@@ -10,7 +10,8 @@
 #
 # Environment: BENCH_N ("32 64 128 256"), BENCH_REPEAT (2), BENCH_VARIANTS ("stock fixed bpo"),
 #   BENCH_STRESS (stress-ng CPU workers during the storm, 0), VM_RAM (6144), VM_CPUS (2), VM_ACCEL;
-#   BENCH_REUSE=1 re-summarises existing out/bench/<variant>.log files instead of running storms.
+#   BENCH_REUSE=1 re-summarises existing out/bench/<variant>.log files instead of running storms;
+#   BENCH_DIR (out/bench) where logs and results go.
 # Measurement: see the header of debian/tests/dco-storm. cpu_ms_per_deletion = server CPU time
 # from the first to the last reap (cpu_reap_s), divided by the number of instances reaped (N - stale).
 # shellcheck source=scripts/lib.sh
@@ -23,7 +24,7 @@ BENCH_REPEAT=${BENCH_REPEAT:-2}
 BENCH_VARIANTS=${BENCH_VARIANTS:-stock fixed bpo}
 BENCH_STRESS=${BENCH_STRESS:-0}
 export VM_RAM=${VM_RAM:-6144}
-B=$OUT/bench
+B=${BENCH_DIR:-$OUT/bench}
 mkdir -p "$B"
 [ "$(id -u)" = 0 ] || die "run as root"
 vm_need
@@ -37,7 +38,7 @@ bench_variant() {
     local v=$1 flavour=trixie debs=() img accel rc=0
     if [ -n "${BENCH_REUSE:-}" ] && [ -s "$B/$v.log" ]; then
         info "$v: BENCH_REUSE set, summarising the existing $B/$v.log"
-        accel=$(grep -ao 'accel [a-z]*' "$B/$v.log" | head -n1 | cut -d' ' -f2); accel=${accel:-tcg}
+        accel=$(grep -ao 'accel [a-z]*' "$B/$v.log" | head -n1 | cut -d' ' -f2 || true); accel=${accel:-tcg}
         bench_csv "$v" "$accel"
         return 0
     fi
@@ -101,8 +102,8 @@ awk -F, 'NR > 1 { k = $1 SUBSEP $7; cnt[k]++; ver[k] = $2; acc[k] = $5
     echo
     echo "| variant | version | N | stale | drain (s) | server CPU, block..drain end (s) | CPU reaping (s) | CPU per reaped peer (ms) | reconnected | rejections | storms passed |"
     echo "|---|---|---|---|---|---|---|---|---|---|---|"
-    awk '{ printf "| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $10, $2, $3, $4, $5, $12, $6, $7, $8, $9 }' "$B/bench-mean.dat" \
-        | sed 's/| NaN |/| never |/'
+    awk '{ if ($4 == "NaN") $4 = "never"; for (i = 5; i <= NF; i++) if ($i == "NaN") $i = "n/a"
+           printf "| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $10, $2, $3, $4, $5, $12, $6, $7, $8, $9 }' "$B/bench-mean.dat"
     echo
     echo "How measured (debian/tests/dco-storm, inside the VM): N clients in their own network namespaces"
     echo "connect to a DCO server with --max-clients N, keepalive 2 10; the server's inbound UDP is then"
@@ -124,10 +125,18 @@ awk '$6 != "NaN" { if (!($1 in lo)) { lo[$1] = $6; ln[$1] = $2 } hi[$1] = $6; hn
             (lo[v] > 0 ? hi[v] / lo[v] : 0), hn[v] / ln[v], (lo[v] > 0 && hi[v] / lo[v] > 1.5 ? ": grows faster than linear" : ": about linear") }' \
     "$B/bench-mean.dat" | tee "$B/scaling.txt"
 
-gnuplot <<EOF
-set terminal pngcairo size 1500,450 font ",10"
+# Panels: stale, drain time, server CPU in the drain; CPU per reaped instance when measured.
+panels=3 per_panel=
+if awk -F, 'NR > 1 && $18 ~ /^[0-9.]+$/ { found = 1 } END { exit !found }' "$CSV"; then
+    panels=4
+    per_panel="set title \"server CPU per reaped instance (first..last reap)\"
+set ylabel \"ms CPU / reaped instance\"
+plot for [v in \"$BENCH_VARIANTS\"] \"$CSV\" using (strcol(1) eq v ? \$7 : NaN):(\$18) with linespoints pt 7 title v"
+fi
+gnuplot <<EOF || info "gnuplot failed; the CSV and table are still there"
+set terminal pngcairo size $(( panels * 500 )),450 font ",10"
 set output "$B/bench.png"
-set multiplot layout 1,3 title "DCO peer-deletion storm ($BENCH_REPEAT storms per N, TCG 2 vCPUs; see bench.md)"
+set multiplot layout 1,$panels title "DCO peer-deletion storm ($BENCH_REPEAT storms per N, 2 vCPUs, accel $(awk '{print $11; exit}' "$B/bench-mean.dat"); see bench.md)"
 set datafile separator ","
 set key top left
 set grid
@@ -135,14 +144,15 @@ set xlabel "N (clients = --max-clients)"
 set logscale x 2
 set title "stale client instances after the drain"
 set ylabel "stale instances"
-plot for [v in "$BENCH_VARIANTS"] "$CSV" using (strcol(1) eq v ? \$7 : NaN):(\$9) with points pt 7 title v, \
+plot for [v in "$BENCH_VARIANTS"] "$CSV" using (strcol(1) eq v ? \$7 : NaN):(\$9) with linespoints pt 7 title v, \
      x with lines dt 2 lc rgb "gray" title "N (all leaked)"
-set title "drain time (block -> 0 instances)"
+set title "drain time (block -> 0 instances; stock never drains)"
 set ylabel "seconds (incl. 20 s keepalive timeout)"
 plot for [v in "$BENCH_VARIANTS"] "$CSV" using (strcol(1) eq v ? \$7 : NaN):(\$12) with linespoints pt 7 title v
-set title "server CPU per reaped instance (first..last reap)"
-set ylabel "ms CPU / deletion"
-plot for [v in "$BENCH_VARIANTS"] "$CSV" using (strcol(1) eq v ? \$7 : NaN):(\$18) with points pt 7 title v
+set title "server CPU from the block to the end of the drain"
+set ylabel "CPU seconds"
+plot for [v in "$BENCH_VARIANTS"] "$CSV" using (strcol(1) eq v ? \$7 : NaN):(\$14) with linespoints pt 7 title v
+$per_panel
 unset multiplot
 EOF
 info "wrote $CSV, $B/bench.png, $B/bench.md ($(( $(date +%s) - T0 ))s in all)"
