@@ -110,18 +110,17 @@ awk -F, 'NR > 1 { k = $1 SUBSEP $7; cnt[k]++; ver[k] = $2; acc[k] = $5
     echo "dropped (nftables) so the kernel deletes all N peers ~20 s later. stale = instances listed by"
     echo "management 'status 2' after 2x timeout + 20 s (the status file must agree); drain = block until"
     echo "load-stats nclients first reads 0 (includes the 20 s timeout; never = did not reach 0); CPU ="
-    echo "server utime+stime from the block to the end of the drain; CPU reaping = from the last sample"
-    echo "before nclients first dropped to the sample at which it last changed, per reaped peer = that"
-    echo "divided by N - stale; reconnected ="
-    echo "clients back in within 60 + N/2 s of lifting the block; rejections = 'would exceed maximum number"
-    echo "of clients' log lines after the lift."
+    echo "server run time (/proc/PID/schedstat) from the block to the end of the drain window; CPU reaping ="
+    echo "from the last 1 s sample before nclients first dropped to the sample at which it last changed,"
+    echo "per reaped peer = that / (N - stale); reconnected = clients back in within 60 + N/2 s of"
+    echo "lifting the block; rejections = 'would exceed maximum number of clients' lines after the lift."
 } > "$B/bench.md"
 cat "$B/bench.md"
 
 # Where does a variant's CPU per deletion grow with N (i.e. total cost faster than linear)?
 awk '$6 != "NaN" { if (!($1 in lo)) { lo[$1] = $6; ln[$1] = $2 } hi[$1] = $6; hn[$1] = $2 }
     END { for (v in lo) if (hn[v] > ln[v])
-        printf "    %s: CPU per deletion %.2f ms at N=%d -> %.2f ms at N=%d (x%.1f for x%.1f N)%s\n", v, lo[v], ln[v], hi[v], hn[v],
+        printf "    %s: CPU per reaped instance %.2f ms at N=%d -> %.2f ms at N=%d (x%.1f for x%.1f N)%s\n", v, lo[v], ln[v], hi[v], hn[v],
             (lo[v] > 0 ? hi[v] / lo[v] : 0), hn[v] / ln[v], (lo[v] > 0 && hi[v] / lo[v] > 1.5 ? ": grows faster than linear" : ": about linear") }' \
     "$B/bench-mean.dat" | tee "$B/scaling.txt"
 
