@@ -96,6 +96,7 @@ awk -F, 'NR > 1 { k = $1 SUBSEP $7; cnt[k]++; ver[k] = $2; acc[k] = $5
                 pn[k] ? sprintf("%.2f", p[k] / pn[k]) : "NaN", r[k] / cnt[k], rj[k] / cnt[k], ok[k] + 0, cnt[k], ver[k], acc[k],
                 crn[k] ? sprintf("%.2f", cr[k] / crn[k]) : "NaN" } }' \
     "$CSV" > "$B/bench-mean.dat"
+tr ' ' ',' < "$B/bench-mean.dat" > "$B/bench-mean.csv"
 {
     echo "Machine: $(nproc)-core host ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), guest 2 vCPUs, accel $(awk '{print $11; exit}' "$B/bench-mean.dat"), VM RAM ${VM_RAM} MiB; $BENCH_REPEAT storms per N, means shown."
     echo "Command: \`BENCH_N=\"$BENCH_N\" BENCH_REPEAT=$BENCH_REPEAT make bench\` ($(date -u +%F))"
@@ -125,32 +126,40 @@ awk '$6 != "NaN" { if (!($1 in lo)) { lo[$1] = $6; ln[$1] = $2 } hi[$1] = $6; hn
     "$B/bench-mean.dat" | tee "$B/scaling.txt"
 
 # Panels: stale, drain time, server CPU in the drain; CPU per reaped instance when measured.
+# Points: each storm; lines: means per N (bench-mean.csv).
 panels=3 per_panel=
 if awk -F, 'NR > 1 && $18 ~ /^[0-9.]+$/ { found = 1 } END { exit !found }' "$CSV"; then
     panels=4
     per_panel="set title \"server CPU per reaped instance (first..last reap)\"
 set ylabel \"ms CPU / reaped instance\"
-plot for [v in \"$BENCH_VARIANTS\"] \"$CSV\" using (strcol(1) eq v ? \$7 : NaN):(\$18) with linespoints pt 7 title v"
+plot for [i=1:words(V)] CSV using (strcol(1) eq word(V,i) ? \$7 : NaN):(\$18) with points pt 7 lc i title word(V,i), \\
+     for [i=1:words(V)] MEAN using (strcol(1) eq word(V,i) ? \$2 : NaN):(\$6) with lines lc i notitle"
 fi
 gnuplot <<EOF || info "gnuplot failed; the CSV and table are still there"
 set terminal pngcairo size $(( panels * 500 )),450 font ",10"
 set output "$B/bench.png"
 set multiplot layout 1,$panels title "DCO peer-deletion storm ($BENCH_REPEAT storms per N, 2 vCPUs, accel $(awk '{print $11; exit}' "$B/bench-mean.dat"); see bench.md)"
 set datafile separator ","
+V = "$BENCH_VARIANTS"
+CSV = "$CSV"
+MEAN = "$B/bench-mean.csv"
 set key top left
 set grid
 set xlabel "N (clients = --max-clients)"
 set logscale x 2
 set title "stale client instances after the drain"
 set ylabel "stale instances"
-plot for [v in "$BENCH_VARIANTS"] "$CSV" using (strcol(1) eq v ? \$7 : NaN):(\$9) with linespoints pt 7 title v, \
+plot for [i=1:words(V)] CSV using (strcol(1) eq word(V,i) ? \$7 : NaN):(\$9) with points pt 7 lc i title word(V,i), \
+     for [i=1:words(V)] MEAN using (strcol(1) eq word(V,i) ? \$2 : NaN):(\$3) with lines lc i notitle, \
      x with lines dt 2 lc rgb "gray" title "N (all leaked)"
 set title "drain time (block -> 0 instances; stock never drains)"
 set ylabel "seconds (incl. 20 s keepalive timeout)"
-plot for [v in "$BENCH_VARIANTS"] "$CSV" using (strcol(1) eq v ? \$7 : NaN):(\$12) with linespoints pt 7 title v
+plot for [i=1:words(V)] CSV using (strcol(1) eq word(V,i) ? \$7 : NaN):(\$12) with points pt 7 lc i title word(V,i), \
+     for [i=1:words(V)] MEAN using (strcol(1) eq word(V,i) ? \$2 : NaN):(\$4) with lines lc i notitle
 set title "server CPU from the block to the end of the drain"
 set ylabel "CPU seconds"
-plot for [v in "$BENCH_VARIANTS"] "$CSV" using (strcol(1) eq v ? \$7 : NaN):(\$14) with linespoints pt 7 title v
+plot for [i=1:words(V)] CSV using (strcol(1) eq word(V,i) ? \$7 : NaN):(\$14) with points pt 7 lc i title word(V,i), \
+     for [i=1:words(V)] MEAN using (strcol(1) eq word(V,i) ? \$2 : NaN):(\$5) with lines lc i notitle
 $per_panel
 unset multiplot
 EOF
