@@ -9,7 +9,7 @@ pkgs=(
     debian-archive-keyring debian-keyring gpgv                      # pinned source + signature
     mmdebstrap sbuild uidmap zstd                                   # clean trixie build (unshare)
     autopkgtest lintian                                             # autopkgtests (unshare); lintian
-    qemu-system-x86 qemu-utils e2fsprogs                            # VM storm test (scripts/vm-*.sh)
+    qemu-system-x86 qemu-utils e2fsprogs xz-utils util-linux        # VM storm test (scripts/vm-*.sh)
     gnuplot-nox                                                     # make bench: plots
     shellcheck                                                      # lint of our scripts
 )
