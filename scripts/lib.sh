@@ -2,6 +2,7 @@
 # Shared helpers for the scripts in this folder: paths, progress output, test results.
 # Source it:  . "$(dirname "$0")/lib.sh"
 
+# shellcheck disable=SC2034  # the variables below are used by the scripts that source this file
 set -euo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
