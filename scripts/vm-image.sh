@@ -26,8 +26,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-MIRROR=${MIRROR:-http://deb.debian.org/debian}
-SECURITY_MIRROR=${SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+need_mirrors   # MIRROR, SECURITY_MIRROR: environment, else the host's apt sources
 SOURCES=(
     "deb $MIRROR trixie main"
     "deb $MIRROR trixie-updates main"

@@ -20,11 +20,12 @@ archive_debs() {
     local suites=$1; shift
     local d=$CACHE/apt/${suites// /+} s
     mkdir -p "$d/lists/partial" "$d/cache/archives/partial" "$d/debs"
+    need_mirrors   # MIRROR, SECURITY_MIRROR: environment, else the host's apt sources
     : > "$d/sources.list.new"
     for s in $suites; do
         case $s in
-            *-security) echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] ${SECURITY_MIRROR:-http://deb.debian.org/debian-security} $s main" ;;
-            *) echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] ${MIRROR:-http://deb.debian.org/debian} $s main" ;;
+            *-security) echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $SECURITY_MIRROR $s main" ;;
+            *) echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $MIRROR $s main" ;;
         esac >> "$d/sources.list.new"
     done
     mv "$d/sources.list.new" "$d/sources.list"
