@@ -25,8 +25,8 @@ TARBALL=$ENV_DIR/trixie-amd64.tar.zst
 LINTIAN_ROOT=$ENV_DIR/lintian-root
 WORK=$CACHE/work                  # scratch space owned by the build user
 BUILD_USER=${BUILD_USER:-openvpn-builder}
-MIRROR=${MIRROR:-http://deb.debian.org/debian}
-SECURITY_MIRROR=${SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+# MIRROR, SECURITY_MIRROR: the Debian archive and security mirrors, from the environment or else
+# the host's apt sources (need_mirrors in lib.sh, called where they are used).
 QUILTRC=$TOP/scripts/quiltrc
 
 # Names of our own patches, in order (fails when the list names a patch we do not ship).
@@ -79,17 +79,18 @@ verify_sources() {
     return $rc
 }
 
-# apt_private ARGS...: apt-get with our own sources, lists and cache under $APT_DIR.
+# apt_private ARGS...: apt-get with our own sources, lists and cache under $APT_DIR. The sources
+# are rewritten each time, so that a changed mirror (host apt sources or MIRROR) is followed.
 apt_private() {
+    need_mirrors
     mkdir -p "$APT_DIR/lists/partial" "$APT_DIR/cache/archives/partial"
-    if [[ ! -f $APT_DIR/sources.list ]]; then
-        cat > "$APT_DIR/sources.list" <<EOF
+    cat > "$APT_DIR/sources.list.$$" <<EOF
 deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $MIRROR trixie main
 deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $MIRROR trixie main
 deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $SECURITY_MIRROR trixie-security main
 deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $SECURITY_MIRROR trixie-security main
 EOF
-    fi
+    mv "$APT_DIR/sources.list.$$" "$APT_DIR/sources.list"
     apt-get -q \
         -o Dir::Etc::SourceList="$APT_DIR/sources.list" -o Dir::Etc::SourceParts=/dev/null \
         -o Dir::Etc::Preferences=/dev/null -o Dir::Etc::PreferencesParts=/dev/null \
@@ -145,6 +146,7 @@ ensure_env() {
     ensure_build_user
     [[ -s $TARBALL ]] && return 0
     need mmdebstrap
+    need_mirrors
     step "creating trixie build environment $TARBALL (mmdebstrap, unshare mode)"
     local tmp=$ENV_DIR/trixie-amd64.new.tar.zst
     rm -f "$tmp"
@@ -161,6 +163,7 @@ ensure_lintian_root() {
     [[ -f $LINTIAN_ROOT/.complete ]] && return 0
     [[ $EUID -eq 0 ]] || die "running trixie's lintian needs root (chroot)"
     need mmdebstrap
+    need_mirrors
     step "creating trixie lintian environment $LINTIAN_ROOT"
     rm -rf "$LINTIAN_ROOT"
     mmdebstrap --mode=root --variant=apt --arch=amd64 --include=lintian trixie "$LINTIAN_ROOT" \
