@@ -39,11 +39,12 @@ result() {
 # checks the host's syntax with TLD validation off, unlike "localhost", a single label).
 PLACEHOLDER_UPLOADER='OpenVPN stable-update placeholder <openvpn-stable-update@placeholder.invalid>'
 
-# uploader_identity: prints "Full Name <address>" from the environment as dch(1) reads it:
-# DEBFULLNAME (else NAME) and DEBEMAIL (else EMAIL), either mail variable possibly in the form
-# "Full Name <address>" (its name is used when DEBFULLNAME and NAME are unset). Returns 1,
-# printing nothing, when no complete identity is set; dies when the one set is malformed.
+# uploader_identity: sets UPLOADER to "Full Name <address>" from the environment as dch(1) reads
+# it: DEBFULLNAME (else NAME) and DEBEMAIL (else EMAIL), the mail variable possibly in the form
+# "Full Name <address>" (its name is used when DEBFULLNAME and NAME are unset). When no complete
+# identity is set, UPLOADER is the placeholder and it returns 1; dies when the one set is malformed.
 uploader_identity() {
+    UPLOADER=$PLACEHOLDER_UPLOADER
     local name=${DEBFULLNAME:-${NAME:-}} mail=${DEBEMAIL:-${EMAIL:-}} var=DEBEMAIL
     [[ -n ${DEBEMAIL:-} ]] || var=EMAIL
     if [[ $mail =~ ^(.*)\<([^<>]*)\>[[:space:]]*$ ]]; then
@@ -57,7 +58,7 @@ uploader_identity() {
     [[ $mail =~ ^[^@[:space:]\<\>]+@[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$ ]] \
         || die "$var gives '$mail', which is not a mail address (user@host.domain)"
     [[ $name != *[\<\>]* && $name != *$'\n'* ]] || die "the uploader name '$name' (DEBFULLNAME/NAME/$var) must not contain <, > or a newline"
-    printf '%s <%s>\n' "$name" "$mail"
+    UPLOADER="$name <$mail>"
 }
 
 # ---- Debian mirrors from the host's apt sources -------------------------------------------------

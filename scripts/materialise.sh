@@ -17,15 +17,35 @@ mapfile -t ours <<< "$ours_text"
 [[ -n $ours_text ]] || ours=()
 ((${#ours[@]} > 0)) || info "note: debian/patches/series.append lists no patch"
 
+placeholder_warning() {
+    printf 'WARNING: no uploader identity (DEBFULLNAME and DEBEMAIL, as dch reads them, are not both\n' >&2
+    printf 'WARNING: set): the changelog trailer carries the placeholder "%s".\n' "$PLACEHOLDER_UPLOADER" >&2
+    printf 'WARNING: A package built from this tree must NOT be uploaded. For an upload, set them\n' >&2
+    printf 'WARNING: (as for dch), e.g. DEBFULLNAME="Your Name" DEBEMAIL=you@debian.org, and rebuild.\n' >&2
+}
+placeholder=0
+uploader_identity || placeholder=1
+
 step "materialising $dest"
+[[ $placeholder == 0 ]] || placeholder_warning
+info "changelog trailer: $UPLOADER"
 rm -rf "$dest"
 mkdir -p "$(dirname "$dest")"
 dpkg-source --no-copy -x --skip-patches "$SRC_CACHE/$BASE_DSC" "$dest" >/dev/null
 trap 'rm -rf "$dest"' ERR     # a failed overlay leaves no half-made tree behind
 cd "$dest"
 
-# changelog: our stanza on top of Debian's
-{ cat "$TOP/debian/changelog.entry"; echo; cat debian/changelog; } > debian/changelog.new
+# changelog: our stanza on top of Debian's, its trailer's @UPLOADER@ replaced by the identity
+# from DEBFULLNAME/DEBEMAIL (the date stays the entry's fixed one: reproducible .dsc bytes)
+[[ $(grep -c '^ -- @UPLOADER@  ' "$TOP/debian/changelog.entry") == 1 ]] \
+    || die "debian/changelog.entry needs exactly one trailer ' -- @UPLOADER@  DATE'"
+{
+    while IFS= read -r line || [[ -n $line ]]; do
+        printf '%s\n' "${line//@UPLOADER@/"$UPLOADER"}"
+    done < "$TOP/debian/changelog.entry"
+    echo
+    cat debian/changelog
+} > debian/changelog.new
 mv debian/changelog.new debian/changelog
 [[ $(dpkg-parsechangelog -SVersion) == "$NEW_VERSION" ]] || die "debian/changelog.entry is not version $NEW_VERSION"
 
@@ -55,4 +75,5 @@ fi
 # apply the series; judge every patch's output
 quilt_push_checked "${ours[@]}" || die "the series does not apply exactly (see above); refresh our patches (make tree; make refresh-patches)"
 trap - ERR
+[[ $placeholder == 0 ]] || placeholder_warning
 step_done
