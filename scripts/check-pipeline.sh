@@ -186,6 +186,64 @@ check_shellcheck() {
     fi
 }
 
+# need_mirrors on sample apt sources (no network): a deb822 file, a one-line list, an empty
+# configuration (clear error), and the environment override.
+check_mirrors() {
+    local d=$TMP/mirrors got rc msg fails=()
+    mkdir -p "$d/822.d" "$d/list.d" "$d/empty.d"
+    # deb822: a disabled stanza, a third-party "stable main" repository sorted first, a local
+    # apt proxy serving the archive (two suites) and the security archive, comments.
+    cat > "$d/822.d/aaa-vendor.sources" <<'EOF'
+Types: deb
+URIs: https://vendor.example.net/apt
+Suites: stable
+Components: main
+Signed-By: /usr/share/keyrings/vendor.gpg
+EOF
+    cat > "$d/822.d/debian.sources" <<'EOF'
+# disabled: the old mirror
+Types: deb
+URIs: http://old-mirror.lan/debian
+Suites: trixie
+Components: main
+Enabled: no
+
+Types: deb deb-src
+URIs: http://apt-proxy.lan:3142/debian/
+Suites: trixie trixie-updates
+Components: main contrib non-free-firmware
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+types: deb
+uris: http://apt-proxy.lan:3142/debian-security
+suites: trixie-security
+components: main
+signed-by: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+    # one-line: options in brackets, a comment, a deb-src line, a non-Debian suite
+    cat > "$d/sources.list" <<'EOF'
+# deb http://commented.lan/debian bookworm main
+deb [ arch=amd64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg ] http://mirror.lan/debian bookworm main contrib
+deb-src http://mirror.lan/debian bookworm main
+deb http://ppa.lan/repo ./
+deb http://mirror.lan/debian-security/ bookworm-security main   # security
+EOF
+    got=$( (unset MIRROR SECURITY_MIRROR; need_mirrors /nonexistent "$d/822.d"; echo "$MIRROR $SECURITY_MIRROR") 2>&1) || true
+    [[ $got == "http://apt-proxy.lan:3142/debian http://apt-proxy.lan:3142/debian-security" ]] || fails+=("deb822: $got")
+    got=$( (unset MIRROR SECURITY_MIRROR; need_mirrors "$d/sources.list" "$d/empty.d"; echo "$MIRROR $SECURITY_MIRROR") 2>&1) || true
+    [[ $got == "http://mirror.lan/debian http://mirror.lan/debian-security" ]] || fails+=("one-line: $got")
+    rc=0
+    msg=$( (unset MIRROR SECURITY_MIRROR; need_mirrors /nonexistent "$d/empty.d"; echo "$MIRROR $SECURITY_MIRROR") 2>&1) || rc=$?
+    [[ $rc -ne 0 && $msg == "ERROR: no Debian archive mirror found in the host's apt sources"*"set MIRROR="* ]] || fails+=("empty: exit $rc: $msg")
+    got=$( (MIRROR=http://env.lan/debian SECURITY_MIRROR=http://env.lan/debian-security; need_mirrors /nonexistent "$d/empty.d"; echo "$MIRROR $SECURITY_MIRROR") 2>&1) || true
+    [[ $got == "http://env.lan/debian http://env.lan/debian-security" ]] || fails+=("override: $got")
+    if ((${#fails[@]} == 0)); then
+        result PASS apt-mirrors "need_mirrors: deb822 (local apt proxy; disabled stanza and third-party repository skipped), one-line list, MIRROR override; an empty configuration dies clearly"
+    else
+        result FAIL apt-mirrors "${fails[*]}"
+    fi
+}
+
 # autopkgtest on our .debs in trixie (unshare); isolation-machine tests are skipped there.
 check_autopkgtest() {
     [[ -f $DEB ]] || { result FAIL autopkgtest "no .deb in out/"; return; }
@@ -235,4 +293,5 @@ check_debdiff
 check_lintian
 check_overlay_only
 check_shellcheck
+check_mirrors
 check_autopkgtest

@@ -135,8 +135,7 @@ apt_source_entries() {
 # -updates/-backports) with component main, and the one serving SUITE-security (or the old
 # SUITE/updates). Among several, an entry signed by the Debian archive keyring (or by apt's
 # default keyrings) wins over one signed by another key, a codename over an alias (a third-party
-# "stable main" repository), and then apt's order. (The arguments are for tests.)
-# shellcheck disable=SC2120
+# "stable main" repository), and then apt's order.
 host_mirrors() {
     local codenames='buster|bullseye|bookworm|trixie|forky|duke|sid|experimental' csv=/usr/share/distro-info/debian.csv
     if [[ -r $csv ]]; then
@@ -159,14 +158,15 @@ host_mirrors() {
     printf '%s %s\n' "$main" "$sec"
 }
 
-# need_mirrors: sets MIRROR and SECURITY_MIRROR (the Debian archive and the security archive)
-# unless the environment sets them, from the host's apt sources (so a local mirror or an apt
-# proxy URI is used); dies when one cannot be found.
+# need_mirrors [SOURCES_LIST SOURCES_PARTS_DIR]: sets MIRROR and SECURITY_MIRROR (the Debian
+# archive and the security archive) unless the environment sets them, from the host's apt sources
+# (so a local mirror or an apt proxy URI is used); dies when one cannot be found. The arguments
+# (other apt sources than the host's) are for tests.
+# shellcheck disable=SC2120  # callers use the host's apt sources
 need_mirrors() {
     [[ -n ${MIRROR:-} && -n ${SECURITY_MIRROR:-} ]] && return 0
     local found main sec
-    # shellcheck disable=SC2119  # the host's own configuration
-    found=$(host_mirrors)
+    found=$(host_mirrors "$@")
     read -r main sec <<< "$found"
     [[ -n ${MIRROR:-} || $main != - ]] || die "no Debian archive mirror found in the host's apt sources (deb/deb-src of a Debian suite with 'main' in /etc/apt/sources.list or /etc/apt/sources.list.d/*.list, *.sources); set MIRROR=URI (e.g. your local mirror's .../debian)"
     [[ -n ${SECURITY_MIRROR:-} || $sec != - ]] || die "no Debian security mirror found in the host's apt sources (a SUITE-security source with 'main'); set SECURITY_MIRROR=URI (e.g. your local mirror's .../debian-security)"
