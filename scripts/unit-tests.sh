@@ -5,8 +5,14 @@
 #   1. fixed tree (whole series): every unit test passes, and each DCO case is reported;
 #   2. stock tree (Debian's deb13u3 series + only the test patch, -DDCO_TEST_STOCK_API): the
 #      DCO test must fail in exactly the expected cases, which proves it can fail;
-#   3. a mutant of the fixed code that behaves like upstream's first backport (#1020) is caught;
-#   4. fixed tree under ASan+UBSan (leak checks included): every unit test passes.
+#   3. a mutant of the fixed code that behaves like upstream's first backport (#1020) is caught,
+#      and so are two mutants by the real-code server test (no top->multi in tunnel_server_tcp,
+#      NL_STOP on a malformed DEL_PEER);
+#   4. fixed tree under ASan+UBSan (leak checks included): every unit test passes, and each
+#      case of the real-code DCO server test (dco_server_testdriver, test_dco_server.c from
+#      dco-unit-test-real-code.patch) is reported;
+#   5. "upstream's picks alone" (Debian's series + the three upstream backports + the test
+#      patches) under ASan: the real-code test must fail in exactly its race cases.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=pkg-lib.sh
@@ -15,6 +21,13 @@
 # The cases that show the bug on 2.6.14 (see the comment at the top of test_dco_linux.c).
 STOCK_EXPECTED_FAIL="test_del_peer_batch test_del_peer_during_dump test_stats_request_inside_dispatch test_malformed_messages"
 TEST_PATCH=dco-unit-test-notifications.patch
+# The real-code server test (see the comment at the top of test_dco_server.c): on upstream's
+# three picks alone a DEL_PEER read inside a netlink request closes and frees the instance.
+REAL_TEST_PATCH=dco-unit-test-real-code.patch
+PICKS="dco-port-core-context-infrastructure.patch dco-backport-immediate-notification-processing.patch dco-linux-enforce-ifindex-only-for-DEL_PEER-notifications.patch"
+PICKS_EXPECTED_FAIL="test_dup_cn_del_peer_of_next test_kill_by_cn_del_peer_of_next test_key_update_del_peer_self test_post_second_reference test_shutdown_del_peers test_overrun_resync test_malformed_before_del_peer"
+SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
+REAL_SKIP="$REAL_TEST_PATCH is not listed in debian/patches/series.append"
 UNIT=$BUILD/unit
 HOST_PKGS=(build-essential autoconf automake libtool pkg-config libssl-dev liblzo2-dev
            liblz4-dev libnl-genl-3-dev libcap-ng-dev libcmocka-dev)
@@ -51,6 +64,30 @@ make_trees() {
         [[ -f tests/unit_tests/openvpn/test_dco_linux.c ]] || die "stock tree lacks the test"
     )
     step_done
+
+    real_test_listed || return 0
+    step "preparing the picks tree (deb13u3 + upstream's three picks + the test patches)"
+    rm -rf "$UNIT/picks-src"
+    cp -a "$UNIT/fixed-src" "$UNIT/picks-src"
+    (
+        cd "$UNIT/picks-src"
+        quilt --quiltrc="$QUILTRC" pop -a -q >/dev/null
+        local p
+        while read -r p; do
+            [[ " $PICKS $TEST_PATCH $REAL_TEST_PATCH " == *" $p "* ]] ||
+                sed -i "/^${p//./\\.}\$/d" debian/patches/series
+        done < <(our_patches)
+        quilt --quiltrc="$QUILTRC" push -a -q --fuzz=0 >/dev/null
+        grep -q 'multi_process_deferred_dco' src/openvpn/multi.h && die "picks tree unexpectedly carries the deferred close"
+        grep -q 'dco_read_and_process' src/openvpn/dco.h || die "picks tree lacks upstream's immediate processing"
+        [[ -f tests/unit_tests/openvpn/test_dco_server.c ]] || die "picks tree lacks the real-code test"
+    )
+    step_done
+}
+
+# real_test_listed: whether the real-code server test patch is part of our series.
+real_test_listed() {
+    our_patches | grep -qxF "$REAL_TEST_PATCH"
 }
 
 # configure_build SRC BUILDDIR [configure args...]: out-of-tree configure of an autoreconf'ed tree.
@@ -79,14 +116,26 @@ unit_suite() {
     fi
 }
 
-# dco_cases BUILDDIR: runs the DCO driver alone, prints "ok NAME" / "fail NAME" lines.
+# driver_cases BUILDDIR DRIVER LOG: runs one cmocka driver alone (sanitizer options as for the
+# suite), prints "ok NAME" / "fail NAME" lines; its TAP output and stderr go to LOG.
+driver_cases() {
+    local dir=$1/tests/unit_tests/openvpn driver=$2 log=$3
+    make -C "$dir" "$driver" > "$1/$driver-build.log" 2>&1 \
+        || { tail -20 "$1/$driver-build.log"; return 1; }
+    (cd "$dir" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+        CMOCKA_MESSAGE_OUTPUT=TAP "./$driver" > "$log" 2>&1) || true
+    sed -nE -e 's/^ok [0-9]+ - (test_[a-z0-9_]+).*/ok \1/p' \
+        -e 's/^not ok [0-9]+ - (test_[a-z0-9_]+).*/fail \1/p' "$log"
+}
+
+# dco_cases BUILDDIR: the notification test (dco_linux_testdriver).
 dco_cases() {
-    local dir=$1/tests/unit_tests/openvpn
-    make -C "$dir" dco_linux_testdriver > "$1/dco-build.log" 2>&1 \
-        || { tail -20 "$1/dco-build.log"; return 1; }
-    (cd "$dir" && CMOCKA_MESSAGE_OUTPUT=TAP ./dco_linux_testdriver > "$1/dco-tap.log" 2>&1) || true
-    sed -nE -e 's/^ok [0-9]+ - (test_[a-z_]+).*/ok \1/p' \
-        -e 's/^not ok [0-9]+ - (test_[a-z_]+).*/fail \1/p' "$1/dco-tap.log"
+    driver_cases "$1" dco_linux_testdriver "$1/dco-tap.log"
+}
+
+# server_cases BUILDDIR: the real-code server test (dco_server_testdriver).
+server_cases() {
+    driver_cases "$1" dco_server_testdriver "$1/dco-server-tap.log"
 }
 
 install_host_pkgs
@@ -133,9 +182,66 @@ else
 fi
 step_done
 
-step "unit tests under ASan+UBSan (fixed tree)"
-san="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
-configure_build "$UNIT/fixed-src" "$UNIT/asan" CFLAGS="-g -O1 $san" LDFLAGS="$san"
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-    unit_suite "$UNIT/asan" "unit: upstream cmocka suite incl. dco_linux_testdriver under ASan+UBSan"
+step "real-code DCO server test against mutants of the fixed code (TCP server wiring, NL_STOP)"
+if ! real_test_listed; then
+    result SKIP "unit/dco-server mutant" "$REAL_SKIP"
+elif "$TOP/tests/unit/mutant-server.sh" "$UNIT/fixed-src" "$UNIT/fixed" > "$UNIT/mutant-server.log" 2>&1; then
+    for name in test_malformed_before_del_peer test_tcp_server_wiring; do
+        if grep -q "^not ok [0-9]* - $name\$" "$UNIT/mutant-server.log"; then
+            result PASS "unit/dco-server mutant: $name catches it"
+        else
+            result FAIL "unit/dco-server mutant: $name does not catch it" "see $UNIT/mutant-server.log"
+        fi
+    done
+    others=$(grep -c '^not ok' "$UNIT/mutant-server.log" || true)
+    if [[ $others == 2 ]]; then
+        result PASS "unit/dco-server mutant: no other case affected"
+    else
+        result FAIL "unit/dco-server mutant: $others cases fail, expected 2" "see $UNIT/mutant-server.log"
+    fi
+else
+    result FAIL "unit/dco-server mutant: could not build or run" "see $UNIT/mutant-server.log"
+fi
 step_done
+
+step "unit tests under ASan+UBSan (fixed tree)"
+configure_build "$UNIT/fixed-src" "$UNIT/asan" CFLAGS="-g -O1 $SAN" LDFLAGS="$SAN"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    unit_suite "$UNIT/asan" "unit: upstream cmocka suite incl. the DCO drivers under ASan+UBSan"
+if real_test_listed; then
+    n=0
+    while read -r status name; do
+        n=$((n + 1))
+        if [[ $status == ok ]]; then
+            result PASS "unit/dco-server asan: $name"
+        else
+            result FAIL "unit/dco-server asan: $name" "see $UNIT/asan/dco-server-tap.log"
+        fi
+    done < <(server_cases "$UNIT/asan")
+    ((n > 0)) || result FAIL "unit/dco-server asan: test driver ran" "no test case output, see $UNIT/asan/dco-server-tap.log"
+else
+    result SKIP "unit/dco-server asan" "$REAL_SKIP"
+fi
+step_done
+
+if real_test_listed; then
+    step "real-code DCO server test against upstream's picks alone, ASan (must fail in: $PICKS_EXPECTED_FAIL)"
+    configure_build "$UNIT/picks-src" "$UNIT/picks-asan" CFLAGS="-g -O1 $SAN" LDFLAGS="$SAN"
+    n=0
+    while read -r status name; do
+        n=$((n + 1))
+        expect=ok what="passes on upstream's picks alone too"
+        if [[ " $PICKS_EXPECTED_FAIL " == *" $name "* ]]; then
+            expect=fail what="fails on upstream's picks alone, as expected"
+        fi
+        if [[ $status == "$expect" ]]; then
+            result PASS "unit/dco-server picks: $name" "$what"
+        else
+            result FAIL "unit/dco-server picks: $name" "expected '$expect', got '$status' (see $UNIT/picks-asan/dco-server-tap.log)"
+        fi
+    done < <(server_cases "$UNIT/picks-asan")
+    ((n > 0)) || result FAIL "unit/dco-server picks: test driver ran" "no test case output, see $UNIT/picks-asan/dco-server-tap.log"
+    step_done
+else
+    result SKIP "unit/dco-server picks" "$REAL_SKIP"
+fi

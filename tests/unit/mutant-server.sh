@@ -1,0 +1,35 @@
+#!/bin/bash
+# mutant-server.sh SRCDIR BUILDDIR: shows that the real-code DCO server test
+# (dco_server_testdriver) catches two regressions of the Debian-only safety changes:
+#   - tunnel_server_tcp() no longer points top->multi at its multi_context, so DEL_PEER
+#     notifications never reach a TCP server (test_tcp_server_wiring must fail);
+#   - ovpn_handle_del_peer() stops parsing the datagram (NL_STOP) at a malformed DEL_PEER, so a
+#     valid DEL_PEER behind it is lost (test_malformed_before_del_peer must fail).
+# BUILDDIR is a configured build of SRCDIR in which the driver has been built. The mutated
+# sources are put into BUILDDIR/src/openvpn, where the VPATH build prefers them to SRCDIR's; they
+# and the objects built from them are removed again on exit. Prints the driver's TAP output.
+set -euo pipefail
+src=${1:?usage: mutant-server.sh SRCDIR BUILDDIR} build=${2:?usage: mutant-server.sh SRCDIR BUILDDIR}
+o=$build/src/openvpn
+t=$build/tests/unit_tests/openvpn
+cleanup() {
+    rm -f "$o/mtcp.c" "$o/dco_linux.c" "$o/dco_server_testdriver-mtcp.o" \
+        "$o/dco_server_testdriver-dco_linux.o" "$t/dco_server_testdriver"
+}
+trap cleanup EXIT
+[[ -d $o && -d $t ]] || { echo "no build in $build" >&2; exit 1; }
+
+sed 's|^    top->multi = &multi;$|    /* mutant: top->multi not set */|' "$src/src/openvpn/mtcp.c" > "$o/mtcp.c"
+grep -q 'mutant: top->multi' "$o/mtcp.c" || { echo "mutation point not found in mtcp.c" >&2; exit 1; }
+
+awk '
+    /^ovpn_handle_del_peer\(/ { f = 1 }
+    f && /return NL_SKIP;/ { sub(/NL_SKIP/, "NL_STOP"); n++ }
+    f && /^}/ { f = 0 }
+    { print }
+    END { if (!n) exit 1 }
+' "$src/src/openvpn/dco_linux.c" > "$o/dco_linux.c" \
+    || { echo "mutation point not found in dco_linux.c" >&2; exit 1; }
+
+make -C "$t" dco_server_testdriver >&2
+(cd "$t" && CMOCKA_MESSAGE_OUTPUT=TAP timeout 300 ./dco_server_testdriver 2>/dev/null) || true
