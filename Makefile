@@ -6,7 +6,7 @@ QUILT := quilt --quiltrc=$(CURDIR)/scripts/quiltrc
 
 .DEFAULT_GOAL := help
 .PHONY: help package deps source tree refresh-patches refresh-env check clean \
-        unit-tests vm-check bench
+        unit-tests vm-check bench repo
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 24
@@ -48,3 +48,7 @@ vm-check: ## DCO storm test in a trixie VM (scripts/vm-check.sh)
 
 bench: ## DCO storm benchmark, archive deb13u3 vs deb13u4 (scripts/vm-bench.sh)
 	$(S)/vm-bench.sh
+
+# ---- release: repository for trixie servers, piuparts, the trixie-pu request ----
+repo: deps ## signed apt repository of out/*.deb in out/repo/ + key, .sources, pin (scripts/repo.sh)
+	$(S)/repo.sh

@@ -12,6 +12,7 @@ pkgs=(
     qemu-system-x86 qemu-utils e2fsprogs xz-utils util-linux        # VM storm test (scripts/vm-*.sh)
     gnuplot-nox                                                     # make bench: plots
     shellcheck                                                      # lint of our scripts
+    apt-utils gnupg piuparts git-buildpackage                       # make repo, make piuparts, make pu-request
 )
 missing=()
 for p in "${pkgs[@]}"; do
