@@ -131,7 +131,9 @@ vm_accel() {
 # The test comes from $STORM_SRC (a .dsc: our source package, whose debian/tests/control has the
 # appended stanza) if set, else from a generated tree holding only our test (test_tree).
 # Prints autopkgtest's log to OUTDIR/log and progress lines to stdout; returns autopkgtest's
-# exit status (0 pass, 2 skipped, 4 failed, >= 12 error).
+# exit status (0 pass, 2 skipped, 4 failed, >= 12 error). VM_BOOT_TIMEOUT: seconds to wait for
+# the guest's login prompt (virt-qemu's --timeout-reboot; default 300: its 60 s are too short for
+# a TCG boot on a loaded 2-core host).
 run_storm() {
     local label=$1 img=$2 out=$3; shift 3
     local envs=() debs=()
@@ -154,6 +156,7 @@ run_storm() {
         --timeout-test="${VM_TEST_TIMEOUT:-3600}" "${envs[@]}" \
         "$src" "${debs[@]}" \
         -- qemu --qemu-command="$TOP/scripts/vm-qemu-wrapper" --cpus="${VM_CPUS:-2}" \
+        --timeout-reboot="${VM_BOOT_TIMEOUT:-300}" \
         --ram-size="${VM_RAM:-3072}" --qemu-options="-cpu max" "$img/disk.img" \
         > "$out.log" 2>&1 &
     local pid=$!
