@@ -6,8 +6,8 @@
 #   - ovpn_handle_del_peer() stops parsing the datagram (NL_STOP) at a malformed DEL_PEER, so a
 #     valid DEL_PEER behind it is lost (test_malformed_before_del_peer must fail);
 #   - an ack ends the wait of any request, whatever its sequence number, so the late ack of a
-#     request abandoned on an overrun ends the resync dump early (test_overrun_inside_request
-#     must fail).
+#     request abandoned on an overrun is taken for the answer to the next request
+#     (test_late_ack_of_abandoned_request must fail).
 # BUILDDIR is a configured build of SRCDIR in which the driver has been built. The mutated
 # sources are put into BUILDDIR/src/openvpn, where the VPATH build prefers them to SRCDIR's; they
 # and the objects built from them are removed again on exit. Prints the driver's TAP output.
