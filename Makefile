@@ -6,7 +6,7 @@ QUILT := quilt --quiltrc=$(CURDIR)/scripts/quiltrc
 
 .DEFAULT_GOAL := help
 .PHONY: help package deps source tree refresh-patches refresh-env check clean \
-        unit-tests vm-check bench repo pu-request
+        unit-tests vm-check bench repo piuparts pu-request
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 24
@@ -52,6 +52,9 @@ bench: ## DCO storm benchmark, archive deb13u3 vs deb13u4 (scripts/vm-bench.sh)
 # ---- release: repository for trixie servers, piuparts, the trixie-pu request ----
 repo: deps ## signed apt repository of out/*.deb in out/repo/ + key, .sources, pin (scripts/repo.sh)
 	$(S)/repo.sh
+
+piuparts: deps ## piuparts on trixie: install/purge, deb13u3 -> deb13u4 upgrade/remove/purge (scripts/piuparts.sh)
+	$(S)/piuparts.sh
 
 pu-request: deps ## out/trixie-pu.txt (release.debian.org request from the last check/bench results) + out/salsa/*.patch (scripts/pu-request.sh)
 	$(S)/pu-request.sh
