@@ -7,12 +7,15 @@
 #      DCO test must fail in exactly the expected cases, which proves it can fail;
 #   3. a mutant of the fixed code that behaves like upstream's first backport (#1020) is caught,
 #      and so are three mutants by the real-code server test (no top->multi in
-#      tunnel_server_tcp, NL_STOP on a malformed DEL_PEER, acks not matched by sequence number);
+#      tunnel_server_tcp, NL_STOP on a malformed DEL_PEER, acks not matched by sequence number),
+#      and so is the loss of either untested upstream backport (5b17c050: key-state desync
+#      ASSERTs again; fae4a9e3: DCO socket not waited on after a --persist-tun reconnect);
 #   4. fixed tree under ASan+UBSan (leak checks included): every unit test passes, and each
 #      case of the real-code DCO server test (dco_server_testdriver, test_dco_server.c from
 #      dco-unit-test-real-code.patch) is reported;
 #   5. "upstream's picks alone" (Debian's series + the three upstream backports + the test
-#      patches) under ASan: the real-code test must fail in exactly its race cases.
+#      patches) under ASan: the real-code test must fail in exactly its race cases and the
+#      cases of the two backports that tree lacks (fae4a9e3, 5b17c050).
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=pkg-lib.sh
@@ -25,8 +28,11 @@ TEST_PATCH=dco-unit-test-notifications.patch
 # three picks alone a DEL_PEER read inside a netlink request closes and frees the instance.
 REAL_TEST_PATCH=dco-unit-test-real-code.patch
 PICKS="dco-port-core-context-infrastructure.patch dco-backport-immediate-notification-processing.patch dco-linux-enforce-ifindex-only-for-DEL_PEER-notifications.patch"
-PICKS_EXPECTED_FAIL="test_dup_cn_del_peer_of_next test_kill_by_cn_del_peer_of_next test_key_update_del_peer_self test_post_second_reference test_shutdown_del_peers test_overrun_resync test_overrun_inside_request test_late_ack_of_abandoned_request test_malformed_before_del_peer"
+PICKS_EXPECTED_FAIL="test_dup_cn_del_peer_of_next test_kill_by_cn_del_peer_of_next test_key_update_del_peer_self test_post_second_reference test_shutdown_del_peers test_overrun_resync test_overrun_inside_request test_late_ack_of_abandoned_request test_malformed_before_del_peer test_key_desync_primary_not_installed test_key_desync_swap test_key_install_with_two_installed test_persist_tun_reconnect_dco_event"
 MUTANT_EXPECTED_FAIL="test_malformed_before_del_peer test_tcp_server_wiring test_late_ack_of_abandoned_request"
+# The cases of upstream 5b17c050 (key-state desync) and fae4a9e3 (persist-tun), which upstream
+# has no test for: they must fail on a mutant that undoes both (tests/unit/mutant-backports.sh).
+BACKPORTS_EXPECTED_FAIL="test_key_desync_primary_not_installed test_key_desync_swap test_key_install_with_two_installed test_persist_tun_reconnect_dco_event"
 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
 REAL_SKIP="$REAL_TEST_PATCH is not listed in debian/patches/series.append"
 UNIT=$BUILD/unit
@@ -203,6 +209,30 @@ elif "$TOP/tests/unit/mutant-server.sh" "$UNIT/fixed-src" "$UNIT/fixed" > "$UNIT
     fi
 else
     result FAIL "unit/dco-server mutant: could not build or run" "see $UNIT/mutant-server.log"
+fi
+step_done
+
+step "real-code DCO test against a mutant without upstream's 5b17c050 and fae4a9e3 (must fail in: $BACKPORTS_EXPECTED_FAIL)"
+if ! real_test_listed; then
+    result SKIP "unit/dco-server backports mutant" "$REAL_SKIP"
+elif "$TOP/tests/unit/mutant-backports.sh" "$UNIT/fixed-src" "$UNIT/fixed" > "$UNIT/mutant-backports.log" 2>&1; then
+    n=0
+    while read -r status name; do
+        n=$((n + 1))
+        expect=ok what="passes on the mutant too"
+        if [[ " $BACKPORTS_EXPECTED_FAIL " == *" $name "* ]]; then
+            expect=fail what="fails without the backport, as expected"
+        fi
+        if [[ $status == "$expect" ]]; then
+            result PASS "unit/dco-server backports mutant: $name" "$what"
+        else
+            result FAIL "unit/dco-server backports mutant: $name" "expected '$expect', got '$status' (see $UNIT/mutant-backports.log)"
+        fi
+    done < <(sed -nE -e 's/^ok [0-9]+ - (test_[a-z0-9_]+).*/ok \1/p' \
+                     -e 's/^not ok [0-9]+ - (test_[a-z0-9_]+).*/fail \1/p' "$UNIT/mutant-backports.log")
+    ((n > 0)) || result FAIL "unit/dco-server backports mutant: test driver ran" "no test case output, see $UNIT/mutant-backports.log"
+else
+    result FAIL "unit/dco-server backports mutant: could not build or run" "see $UNIT/mutant-backports.log"
 fi
 step_done
 
