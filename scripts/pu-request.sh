@@ -72,7 +72,7 @@ grep -q 'placeholder\.invalid' "$DEBDIFF" && printf 'WARNING: the debdiff (chang
 WORKDIR=$(mktemp -d -p "${TMPDIR:-/tmp}" pu-request.XXXXXX)
 trap 'rm -rf "$WORKDIR"' EXIT
 NEW_TREE=$WORKDIR/new
-dpkg-source --no-check -x --skip-patches "$OUT/$NEW_DSC" "$NEW_TREE" > /dev/null || die "dpkg-source -x $OUT/$NEW_DSC failed"
+dpkg-source --no-check -x --skip-patches "$OUT/$NEW_DSC" "$NEW_TREE" > "$WORKDIR/dpkg-source.log" 2>&1 || die "dpkg-source -x $OUT/$NEW_DSC failed"
 # the source files our patches (not the test patches) change
 touched=$(for p in $(our_patches); do
               [[ $p == *unit-test* ]] || sed -nE 's@^\+\+\+ [^/]+/([^[:space:]]+).*@\1@p' "$TOP/debian/patches/$p"
@@ -135,7 +135,7 @@ EOF
     ((unit_mutants == 0)) || unit+="; $unit_mutants mutant checks: each mutant is caught"
     fold -s -w 76 <<< "$unit." | sed 's/ *$//; 2,$s/^/  /'
     [[ -z $drivers ]] || printf '  Host builds of all upstream unit test drivers:\n%s\n' "    ${drivers//$'\n'/$'\n    '}"
-    fold -s -w 76 <<< "- Package build in a clean trixie chroot (sbuild), upstream's unit tests now enabled (dh_auto_test): $build_tests; $build_units" | sed 's/ *$//; 2,$s/^/  /'
+    fold -s -w 76 <<< "- Package build in a clean trixie chroot (sbuild), with the package's test suite (dh_auto_test): $build_tests; $build_units" | sed 's/ *$//; 2,$s/^/  /'
     [[ -z $autopkgtests ]] || printf -- '- autopkgtest (unshare backend): %s\n' "$autopkgtests"
     printf -- '- lintian (trixie): %s\n' "$lintian"
     [[ -z $piuparts ]] || fold -s -w 76 <<< "- piuparts: $piuparts" | sed 's/ *$//; 2,$s/^/  /'
@@ -210,10 +210,19 @@ for p in $(our_patches); do
 done
 cmp -s "$G/debian/patches/series" "$NEW_TREE/debian/patches/series" || die "the series built here differs from $NEW_DSC's"
 mapfile -t pkg_files < <(sed -nE 's@^\+\+\+ b/(.*)@\1@p' "$TOP/debian/packaging.diff")
-commit "d/control, d/rules: run upstream's unit tests in the build" \
-    "Build-depend on libcmocka-dev <!nocheck> and configure with --enable-unit-tests unless nocheck,
-so the DCO regression tests run in dh_auto_test and the unit-tests autopkgtest tests something." "${pkg_files[@]}"
-commit "d/tests: dco-storm, a DCO peer-deletion storm in a VM (isolation-machine, skippable)" "" debian/tests
+# bullet PREFIX: the deb13u4 changelog bullet starting with PREFIX, unindented (a commit body).
+bullet() {
+    dpkg-parsechangelog -l "$NEW_TREE/debian/changelog" -SChanges \
+        | awk -v p="  * $1" 'index($0, p) == 1 { f = 1; print substr($0, 5); next } f && /^  \* |^ \.?$/ { exit } f { sub(/^ +/, ""); print }'
+}
+# commit_bullet PREFIX PATHS...: commit PATHS with the changelog bullet PREFIX as message.
+commit_bullet() {
+    local text; text=$(bullet "$1"); shift
+    [[ -n $text ]] || die "no changelog bullet for $1 in $NEW_DSC"
+    commit "$(head -n1 <<< "$text" | sed 's/[ ,:;]*$//')" "$text" "$@"
+}
+commit_bullet d/control "${pkg_files[@]}"
+commit_bullet d/tests/dco-storm debian/tests
 commit "d/changelog: $NEW_VERSION" "" debian/changelog
 left=$(diff -rq -x .git -x .pc "$G" "$NEW_TREE" || true)
 [[ -z $left ]] || die "the commits do not reproduce $NEW_DSC: $left"
