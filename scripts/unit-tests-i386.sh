@@ -40,11 +40,12 @@ ensure_i386_root() {
     if ! nice -n 19 mmdebstrap --mode=root --variant=buildd --arch=i386 --include="$include" \
             trixie "$I386_ROOT" "deb $MIRROR trixie main" "deb $MIRROR trixie-updates main" \
             "deb $SECURITY_MIRROR trixie-security main" > "$LOGS/mmdebstrap.log" 2>&1; then
-        # a security mirror that is out of sync must not block a test build
-        info "mmdebstrap with trixie-security failed (see $LOGS/mmdebstrap.log); retrying without it"
+        # an -updates or -security index that is out of sync on the mirror (seen for i386)
+        # must not block a test build: the build dependencies are all in trixie itself
+        info "mmdebstrap with trixie-updates/-security failed (see $LOGS/mmdebstrap.log); retrying with trixie only"
         rm -rf "$I386_ROOT"
         nice -n 19 mmdebstrap --mode=root --variant=buildd --arch=i386 --include="$include" \
-            trixie "$I386_ROOT" "deb $MIRROR trixie main" "deb $MIRROR trixie-updates main" \
+            trixie "$I386_ROOT" "deb $MIRROR trixie main" \
             > "$LOGS/mmdebstrap.log" 2>&1 \
             || { rm -rf "$I386_ROOT"; die "mmdebstrap failed, see $LOGS/mmdebstrap.log"; }
     fi
