@@ -45,11 +45,13 @@ for k in stale reconnected drain_s; do
     [[ -n $(kv "$k" "$fixed") ]] || die "vm-dco-storm-fixed has no $k= in its detail: $fixed"
     [[ -n $(kv "$k" "$stock") ]] || die "vm-dco-storm-stock-fails has no $k= in its detail: $stock"
 done
-# count PATTERN: how many PASS lines have a name matching the awk regex PATTERN.
-count() { awk -F'\t' -v re="$1" '$1 == "PASS" && $2 ~ re { n++ } END { print n + 0 }' "$RESULTS"; }
+# count NAME_RE [DETAIL_RE]: how many PASS lines have a name (and detail) matching the awk regexes.
+count() { awk -F'\t' -v re="$1" -v dre="${2:-}" '$1 == "PASS" && $2 ~ re && $3 ~ dre { n++ } END { print n + 0 }' "$RESULTS"; }
 unit_fixed=$(count '^unit/dco fixed: '); unit_stock=$(count '^unit/dco stock: ')
+unit_stock_fail=$(count '^unit/dco stock: ' 'fails')
 unit_server=$(count '^unit/dco-server asan: '); unit_picks=$(count '^unit/dco-server picks: ')
-unit_mutants=$(count '^unit/.*mutant')
+unit_picks_fail=$(count '^unit/dco-server picks: ' 'fails')
+unit_mutants=$(count '^unit/.*catches it')
 ((unit_fixed > 0 && unit_stock > 0)) || die "$RESULTS has no DCO unit test cases (scripts/unit-tests.sh)"
 drivers=$(awk -F'\t' '$1 == "PASS" && $2 ~ /^unit/ && $3 ~ /drivers passed/ { print $2 ": " $3 }' "$RESULTS")
 build_tests=$(res build-dh-auto-test); build_units=$(res build-unit-tests); lintian=$(res lintian-new-tags)
@@ -129,10 +131,10 @@ EOF
     [[ -z $overrun ]] || printf '    overrun scenario, deb13u4: survived=%s, nl_drops=%s, stale=%s,\n      reconnected=%s, recovered_lines=%s\n' \
         "$(kv survived "$overrun")" "$(kv nl_drops "$overrun")" "$(kv stale "$overrun")" "$(kv reconnected "$overrun")" "$(kv recovered_lines "$overrun")"
     [[ -z $distinct ]] || printf '    distinct-CN scenario, deb13u4: stale=%s, reconnected=%s\n' "$(kv stale "$distinct")" "$(kv reconnected "$distinct")"
-    unit="- Regression tests of the netlink notification handling (cmocka, new): a fake kernel driving dco_linux.c passes $unit_fixed cases, and on deb13u3's code its $unit_stock cases give the expected result (the lost-notification cases fail)"
+    unit="- Regression tests of the netlink notification handling (cmocka, new): a fake kernel driving dco_linux.c passes $unit_fixed cases, and on deb13u3's code $unit_stock_fail of its $unit_stock cases fail, as expected"
     ((unit_server == 0)) || unit+="; a fake kernel driving the real multi.c, forward.c and dco_linux.c, under ASan/UBSan, passes $unit_server cases"
-    ((unit_picks == 0)) || unit+=", and with upstream's three picks alone $unit_picks cases give the expected result (the races fail)"
-    ((unit_mutants == 0)) || unit+="; $unit_mutants mutant checks: each mutant is caught"
+    ((unit_picks == 0)) || unit+=", and with upstream's three picks alone $unit_picks_fail of its $unit_picks cases fail, as expected (the races Debian's patches 7 and 8 close)"
+    ((unit_mutants == 0)) || unit+="; $unit_mutants mutants (the #1020 regression, broken Debian-only changes) are each caught by a test"
     fold -s -w 76 <<< "$unit." | sed 's/ *$//; 2,$s/^/  /'
     [[ -z $drivers ]] || printf '  Host builds of all upstream unit test drivers:\n%s\n' "    ${drivers//$'\n'/$'\n    '}"
     fold -s -w 76 <<< "- Package build in a clean trixie chroot (sbuild), with the package's test suite (dh_auto_test): $build_tests; $build_units" | sed 's/ *$//; 2,$s/^/  /'
