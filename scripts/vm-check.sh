@@ -25,6 +25,11 @@
 . "$(dirname "$0")/vm-lib.sh"
 
 N=${DCO_STORM_CLIENTS:-32}
+# The overrun runs: a 32 KiB receive buffer (rmem_max 16384, doubled by the kernel) still holds a
+# request's reply and ack, so the server can work normally, but not 64 DEL_PEERs (768 bytes of
+# truesize each: 42 fit). A smaller buffer makes every request overrun, which no server survives.
+N_OVERRUN=${DCO_STORM_OVERRUN_CLIENTS:-64}
+RMEM_OVERRUN=${DCO_STORM_RMEM_MAX:-16384}
 ONLY=${VM_CHECK_ONLY:-}
 T0=$(date +%s)
 
@@ -112,16 +117,16 @@ overrun_detail() {
 }
 
 check_fixed_overrun() {
-    local deb rc=0 log=$OUT/vm/fixed-overrun-N$N
+    local deb rc=0 log=$OUT/vm/fixed-overrun-N$N_OVERRUN
     deb=$(fixed_debs)
     if [ -z "$deb" ]; then
         result SKIP vm-dco-storm-overrun-fixed "no openvpn_${NEW_VERSION}_amd64.deb in $OUT yet (make package)"
         return 0
     fi
-    step "dco-storm overrun scenario on our package ($(basename "$deb")), N=$N"
-    run_storm fixed-overrun "$IMG" "$log" "DCO_STORM_CLIENTS=$N" DCO_STORM_SCENARIO=overrun -- "$deb" || rc=$?
+    step "dco-storm overrun scenario on our package ($(basename "$deb")), N=$N_OVERRUN, rmem_max=$RMEM_OVERRUN"
+    run_storm fixed-overrun "$IMG" "$log" "DCO_STORM_CLIENTS=$N_OVERRUN" "DCO_STORM_RMEM_MAX=$RMEM_OVERRUN" DCO_STORM_SCENARIO=overrun -- "$deb" || rc=$?
     local detail drops
-    detail="autopkgtest rc=$rc, N=$N, $(overrun_detail "$log.log"); log $log.log"
+    detail="autopkgtest rc=$rc, N=$N_OVERRUN, rmem_max=$RMEM_OVERRUN, $(overrun_detail "$log.log"); log $log.log"
     drops=$(summary_field "$log.log" nl_drops)
     if [ "$rc" = 0 ] && [ "$(summary_field "$log.log" result)" = PASS ] \
         && [ "$(summary_field "$log.log" scenario)" = overrun ] \
@@ -138,14 +143,14 @@ check_fixed_overrun() {
 }
 
 check_stock_overrun() {
-    local deb rc=0 log=$OUT/vm/stock-overrun-N$N
+    local deb rc=0 log=$OUT/vm/stock-overrun-N$N_OVERRUN
     step "stock $BASE_VERSION from the archive"
     deb=$(archive_debs "trixie trixie-security" "openvpn=$BASE_VERSION") \
         || { result FAIL vm-dco-storm-overrun-stock-fails "could not download openvpn=$BASE_VERSION"; return 0; }
-    step "dco-storm overrun scenario on the archive's $BASE_VERSION (must die of ENOBUFS), N=$N"
-    run_storm stock-overrun "$IMG" "$log" "DCO_STORM_CLIENTS=$N" DCO_STORM_SCENARIO=overrun -- "$deb" || rc=$?
+    step "dco-storm overrun scenario on the archive's $BASE_VERSION (must die of ENOBUFS), N=$N_OVERRUN, rmem_max=$RMEM_OVERRUN"
+    run_storm stock-overrun "$IMG" "$log" "DCO_STORM_CLIENTS=$N_OVERRUN" "DCO_STORM_RMEM_MAX=$RMEM_OVERRUN" DCO_STORM_SCENARIO=overrun -- "$deb" || rc=$?
     local detail drops oom
-    detail="autopkgtest rc=$rc, N=$N, $(overrun_detail "$log.log"); log $log.log"
+    detail="autopkgtest rc=$rc, N=$N_OVERRUN, rmem_max=$RMEM_OVERRUN, $(overrun_detail "$log.log"); log $log.log"
     drops=$(summary_field "$log.log" nl_drops); oom=$(summary_field "$log.log" oom_lines)
     if [ "$rc" = 4 ] && [ "$(summary_field "$log.log" result)" = FAIL ] \
         && [ "$(summary_field "$log.log" scenario)" = overrun ] \
