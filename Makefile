@@ -6,10 +6,10 @@ QUILT := quilt --quiltrc=$(CURDIR)/scripts/quiltrc
 
 .DEFAULT_GOAL := help
 .PHONY: help package deps source tree refresh-patches refresh-env check clean \
-        unit-tests vm-check bench repo piuparts pu-request
+        unit-tests unit-tests-i386 vm-check bench repo piuparts pu-request
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 24
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9-]+):.*## (.*)/  make \1\t\2/' | expand -t 24
 
 package: deps ## README command 1: fetch+verify deb13u3, build deb13u4 source + trixie binaries, debdiff, lintian -> out/
 	$(S)/package.sh
@@ -40,8 +40,11 @@ clean: ## remove out/ and build/ (the download/environment cache in /var/cache/o
 	rm -rf out build
 
 # ---- check groups: each target calls its script ----
-unit-tests: ## upstream cmocka unit tests incl. the DCO regression test (scripts/unit-tests.sh)
+unit-tests: ## host unit-test builds: DCO drivers on the whole series, on stock and on upstream's picks alone, ASan (scripts/unit-tests.sh)
 	$(S)/unit-tests.sh
+
+unit-tests-i386: ## not in check (~14 min): the package build with dh_auto_test natively on i386 (scripts/unit-tests-i386.sh)
+	$(S)/unit-tests-i386.sh
 
 vm-check: ## DCO storm test in a trixie VM (scripts/vm-check.sh)
 	$(S)/vm-check.sh
