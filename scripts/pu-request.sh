@@ -138,7 +138,7 @@ EOF
     fold -s -w 76 <<< "$unit." | sed 's/ *$//; 2,$s/^/  /'
     [[ -z $drivers ]] || printf '  Host builds of all upstream unit test drivers:\n%s\n' "    ${drivers//$'\n'/$'\n    '}"
     fold -s -w 76 <<< "- Package build in a clean trixie chroot (sbuild), with the package's test suite (dh_auto_test): $build_tests; $build_units" | sed 's/ *$//; 2,$s/^/  /'
-    [[ -z $autopkgtests ]] || printf -- '- autopkgtest (unshare backend): %s\n' "$autopkgtests"
+    [[ -z $autopkgtests ]] || fold -s -w 76 <<< "- autopkgtest (unshare backend): $autopkgtests" | sed 's/ *$//; 2,$s/^/  /'
     [[ -z $lintian ]] || printf -- '- lintian (trixie): %s\n' "$lintian"
     [[ -z $piuparts ]] || fold -s -w 76 <<< "- piuparts: $piuparts" | sed 's/ *$//; 2,$s/^/  /'
     [[ -z $repo ]] || fold -s -w 76 <<< "- apt on trixie, from a signed local repository (make repo): $repo" | sed 's/ *$//; 2,$s/^/  /'
