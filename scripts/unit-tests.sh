@@ -145,6 +145,26 @@ server_cases() {
     driver_cases "$1" dco_server_testdriver "$1/dco-server-tap.log"
 }
 
+# judge_cases LABEL EXPECTED_FAIL FAIL_TEXT PASS_TEXT LOG: reads "ok|fail NAME" lines (from
+# dco_cases/server_cases) and records one result per case: the cases named in EXPECTED_FAIL must
+# fail, every other one must pass; no case at all is a failure too.
+judge_cases() {
+    local label=$1 expected=$2 fail_text=$3 pass_text=$4 log=$5 n=0 status name expect what
+    while read -r status name; do
+        n=$((n + 1))
+        expect=ok what=$pass_text
+        if [[ " $expected " == *" $name "* ]]; then
+            expect=fail what=$fail_text
+        fi
+        if [[ $status == "$expect" ]]; then
+            result PASS "$label: $name" "$what"
+        else
+            result FAIL "$label: $name" "expected '$expect', got '$status' (see $log)"
+        fi
+    done
+    ((n > 0)) || result FAIL "$label: test driver ran" "no test case output, see $log"
+}
+
 install_host_pkgs
 need autoreconf make gcc quilt
 make_trees
@@ -163,20 +183,8 @@ step_done
 
 step "DCO regression test against stock 2.6.14 (must fail in: $STOCK_EXPECTED_FAIL)"
 configure_build "$UNIT/stock-src" "$UNIT/stock" CPPFLAGS=-DDCO_TEST_STOCK_API
-n=0
-while read -r status name; do
-    n=$((n + 1))
-    expect=ok what="passes on stock too"
-    if [[ " $STOCK_EXPECTED_FAIL " == *" $name "* ]]; then
-        expect=fail what="fails on stock, as expected"
-    fi
-    if [[ $status == "$expect" ]]; then
-        result PASS "unit/dco stock: $name" "$what"
-    else
-        result FAIL "unit/dco stock: $name" "expected '$expect', got '$status' (see $UNIT/stock/dco-tap.log)"
-    fi
-done < <(dco_cases "$UNIT/stock")
-((n > 0)) || result FAIL "unit/dco stock: test driver ran" "no test case output, see $UNIT/stock/dco-tap.log"
+judge_cases "unit/dco stock" "$STOCK_EXPECTED_FAIL" "fails on stock, as expected" \
+    "passes on stock too" "$UNIT/stock/dco-tap.log" < <(dco_cases "$UNIT/stock")
 step_done
 
 step "DCO regression test against a #1020 mutant (upstream's first backport: ifindex on every message)"
@@ -216,21 +224,10 @@ step "real-code DCO test against a mutant without upstream's 5b17c050 and fae4a9
 if ! real_test_listed; then
     result SKIP "unit/dco-server backports mutant" "$REAL_SKIP"
 elif "$TOP/tests/unit/mutant-backports.sh" "$UNIT/fixed-src" "$UNIT/fixed" > "$UNIT/mutant-backports.log" 2>&1; then
-    n=0
-    while read -r status name; do
-        n=$((n + 1))
-        expect=ok what="passes on the mutant too"
-        if [[ " $BACKPORTS_EXPECTED_FAIL " == *" $name "* ]]; then
-            expect=fail what="fails without the backport, as expected"
-        fi
-        if [[ $status == "$expect" ]]; then
-            result PASS "unit/dco-server backports mutant: $name" "$what"
-        else
-            result FAIL "unit/dco-server backports mutant: $name" "expected '$expect', got '$status' (see $UNIT/mutant-backports.log)"
-        fi
-    done < <(sed -nE -e 's/^ok [0-9]+ - (test_[a-z0-9_]+).*/ok \1/p' \
-                     -e 's/^not ok [0-9]+ - (test_[a-z0-9_]+).*/fail \1/p' "$UNIT/mutant-backports.log")
-    ((n > 0)) || result FAIL "unit/dco-server backports mutant: test driver ran" "no test case output, see $UNIT/mutant-backports.log"
+    judge_cases "unit/dco-server backports mutant" "$BACKPORTS_EXPECTED_FAIL" \
+        "fails without the backport, as expected" "passes on the mutant too" "$UNIT/mutant-backports.log" \
+        < <(sed -nE -e 's/^ok [0-9]+ - (test_[a-z0-9_]+).*/ok \1/p' \
+                    -e 's/^not ok [0-9]+ - (test_[a-z0-9_]+).*/fail \1/p' "$UNIT/mutant-backports.log")
 else
     result FAIL "unit/dco-server backports mutant: could not build or run" "see $UNIT/mutant-backports.log"
 fi
@@ -241,16 +238,8 @@ configure_build "$UNIT/fixed-src" "$UNIT/asan" CFLAGS="-g -O1 $SAN" LDFLAGS="$SA
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     unit_suite "$UNIT/asan" "unit: upstream cmocka suite incl. the DCO drivers under ASan+UBSan"
 if real_test_listed; then
-    n=0
-    while read -r status name; do
-        n=$((n + 1))
-        if [[ $status == ok ]]; then
-            result PASS "unit/dco-server asan: $name"
-        else
-            result FAIL "unit/dco-server asan: $name" "see $UNIT/asan/dco-server-tap.log"
-        fi
-    done < <(server_cases "$UNIT/asan")
-    ((n > 0)) || result FAIL "unit/dco-server asan: test driver ran" "no test case output, see $UNIT/asan/dco-server-tap.log"
+    judge_cases "unit/dco-server asan" "" "" "" "$UNIT/asan/dco-server-tap.log" \
+        < <(server_cases "$UNIT/asan")
 else
     result SKIP "unit/dco-server asan" "$REAL_SKIP"
 fi
@@ -259,20 +248,9 @@ step_done
 if real_test_listed; then
     step "real-code DCO server test against upstream's picks alone, ASan (must fail in: $PICKS_EXPECTED_FAIL)"
     configure_build "$UNIT/picks-src" "$UNIT/picks-asan" CFLAGS="-g -O1 $SAN" LDFLAGS="$SAN"
-    n=0
-    while read -r status name; do
-        n=$((n + 1))
-        expect=ok what="passes on upstream's picks alone too"
-        if [[ " $PICKS_EXPECTED_FAIL " == *" $name "* ]]; then
-            expect=fail what="fails on upstream's picks alone, as expected"
-        fi
-        if [[ $status == "$expect" ]]; then
-            result PASS "unit/dco-server picks: $name" "$what"
-        else
-            result FAIL "unit/dco-server picks: $name" "expected '$expect', got '$status' (see $UNIT/picks-asan/dco-server-tap.log)"
-        fi
-    done < <(server_cases "$UNIT/picks-asan")
-    ((n > 0)) || result FAIL "unit/dco-server picks: test driver ran" "no test case output, see $UNIT/picks-asan/dco-server-tap.log"
+    judge_cases "unit/dco-server picks" "$PICKS_EXPECTED_FAIL" \
+        "fails on upstream's picks alone, as expected" "passes on upstream's picks alone too" \
+        "$UNIT/picks-asan/dco-server-tap.log" < <(server_cases "$UNIT/picks-asan")
     step_done
 else
     result SKIP "unit/dco-server picks" "$REAL_SKIP"
