@@ -1,13 +1,16 @@
 #!/bin/bash
 # mutant-server.sh SRCDIR BUILDDIR: shows that the real-code DCO server test
-# (dco_server_testdriver) catches three regressions of the Debian-only changes:
+# (dco_server_testdriver) catches four regressions of the Debian-only changes:
 #   - tunnel_server_tcp() no longer points top->multi at its multi_context, so DEL_PEER
 #     notifications never reach a TCP server (test_tcp_server_wiring must fail);
 #   - ovpn_handle_del_peer() stops parsing the datagram (NL_STOP) at a malformed DEL_PEER, so a
 #     valid DEL_PEER behind it is lost (test_malformed_before_del_peer must fail);
 #   - an ack ends the wait of any request, whatever its sequence number, so the late ack of a
 #     request abandoned on an overrun is taken for the answer to the next request
-#     (test_late_ack_of_abandoned_request must fail).
+#     (test_late_ack_of_abandoned_request and test_overrun_inside_request must fail);
+#   - after an overrun the netlink socket is not replaced, so a socket the kernel keeps
+#     overrunning never answers again (test_overrun_socket_stays_congested must fail; the
+#     landed patch, which drained the socket instead, fails it the same way).
 # BUILDDIR is a configured build of SRCDIR in which the driver has been built. The mutated
 # sources are put into BUILDDIR/src/openvpn, where the VPATH build prefers them to SRCDIR's; they
 # and the objects built from them are removed again on exit. Prints the driver's TAP output.
@@ -32,8 +35,9 @@ awk '
     /^ovpn_nl_cb_finish\(/ { g = 1 }
     g && /nlmsg_seq == dco->request_seq/ { sub(/\(nlmsg_hdr.*request_seq\)/, "(true)"); m++ }
     g && /^}/ { g = 0 }
+    /^        ovpn_nl_reopen\(dco\);$/ { $0 = "        /* mutant: the socket is not replaced */"; k++ }
     { print }
-    END { if (!n || !m) exit 1 }
+    END { if (!n || !m || !k) exit 1 }
 ' "$src/src/openvpn/dco_linux.c" > "$o/dco_linux.c" \
     || { echo "mutation point not found in dco_linux.c" >&2; exit 1; }
 
