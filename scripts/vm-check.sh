@@ -136,11 +136,6 @@ check_fixed_overrun() {
         && [[ $drops =~ ^[0-9]+$ ]] && [ "$drops" -gt 0 ] \
         && [ "$(summary_field "$log.log" version)" = "$NEW_VERSION" ]; then
         result PASS vm-dco-storm-overrun-fixed "$detail"
-    elif [ "$(summary_field "$log.log" survived)" = yes ] && [[ $drops =~ ^[0-9]+$ ]] && [ "$drops" -gt 0 ]; then
-        # Known problem, recorded in the README and left open in issue 7: the server survives the
-        # overrun, but on the real kernel every later netlink request fails with ENOBUFS, so it
-        # does not recover its clients. Not a PASS; not hidden either: the result line says so.
-        result SKIP vm-dco-storm-overrun-fixed "KNOWN PROBLEM, not fixed yet: survived the overrun but did not recover (see README 'Known problem'): $detail"
     else
         result FAIL vm-dco-storm-overrun-fixed "$detail"
     fi
