@@ -6,9 +6,10 @@
 #   2. stock tree (Debian's deb13u3 series + only the test patch, -DDCO_TEST_STOCK_API): the
 #      DCO test must fail in exactly the expected cases, which proves it can fail;
 #   3. a mutant of the fixed code that behaves like upstream's first backport (#1020) is caught,
-#      and so are four mutants by the real-code server test (no top->multi in
+#      and so are five mutants by the real-code server test (no top->multi in
 #      tunnel_server_tcp, NL_STOP on a malformed DEL_PEER, acks not matched by sequence number,
-#      the netlink socket not replaced after an overrun),
+#      the netlink socket not replaced after an overrun, no resync for a DEL_PEER read during the
+#      peer's own NEW_PEER),
 #      and so is the loss of either untested upstream backport (5b17c050: key-state desync
 #      ASSERTs again; fae4a9e3: DCO socket not waited on after a --persist-tun reconnect);
 #   4. fixed tree under ASan+UBSan (leak checks included): every unit test passes, and each
@@ -29,8 +30,8 @@ TEST_PATCH=dco-unit-test-notifications.patch
 # three picks alone a DEL_PEER read inside a netlink request closes and frees the instance.
 REAL_TEST_PATCH=dco-unit-test-real-code.patch
 PICKS="dco-port-core-context-infrastructure.patch dco-backport-immediate-notification-processing.patch dco-linux-enforce-ifindex-only-for-DEL_PEER-notifications.patch"
-PICKS_EXPECTED_FAIL="test_dup_cn_del_peer_of_next test_kill_by_cn_del_peer_of_next test_key_update_del_peer_self test_post_second_reference test_shutdown_del_peers test_overrun_resync test_overrun_inside_request test_late_ack_of_abandoned_request test_overrun_socket_stays_congested test_malformed_before_del_peer test_key_desync_primary_not_installed test_key_desync_swap test_key_install_with_two_installed test_persist_tun_reconnect_dco_event"
-MUTANT_EXPECTED_FAIL="test_malformed_before_del_peer test_tcp_server_wiring test_late_ack_of_abandoned_request test_overrun_inside_request test_overrun_socket_stays_congested"
+PICKS_EXPECTED_FAIL="test_dup_cn_del_peer_of_next test_kill_by_cn_del_peer_of_next test_key_update_del_peer_self test_post_second_reference test_shutdown_del_peers test_overrun_resync test_overrun_inside_request test_late_ack_of_abandoned_request test_overrun_socket_stays_congested test_del_peer_during_new_peer test_malformed_before_del_peer test_key_desync_primary_not_installed test_key_desync_swap test_key_install_with_two_installed test_persist_tun_reconnect_dco_event"
+MUTANT_EXPECTED_FAIL="test_malformed_before_del_peer test_tcp_server_wiring test_late_ack_of_abandoned_request test_overrun_inside_request test_overrun_socket_stays_congested test_del_peer_during_new_peer"
 # The cases of upstream 5b17c050 (key-state desync) and fae4a9e3 (persist-tun), which upstream
 # has no test for: they must fail on a mutant that undoes both (tests/unit/mutant-backports.sh).
 BACKPORTS_EXPECTED_FAIL="test_key_desync_primary_not_installed test_key_desync_swap test_key_install_with_two_installed test_persist_tun_reconnect_dco_event"
@@ -198,7 +199,7 @@ else
 fi
 step_done
 
-step "real-code DCO server test against mutants of the fixed code (TCP server wiring, NL_STOP, ack matching, socket not replaced)"
+step "real-code DCO server test against mutants of the fixed code (TCP server wiring, NL_STOP, ack matching, socket not replaced, DEL_PEER during NEW_PEER)"
 if ! real_test_listed; then
     result SKIP "unit/dco-server mutant" "$REAL_SKIP"
 elif "$TOP/tests/unit/mutant-server.sh" "$UNIT/fixed-src" "$UNIT/fixed" > "$UNIT/mutant-server.log" 2>&1; then
