@@ -6,7 +6,7 @@ QUILT := quilt --quiltrc=$(CURDIR)/scripts/quiltrc
 
 .DEFAULT_GOAL := help
 .PHONY: help package deps source tree refresh-patches refresh-env check clean \
-        unit-tests unit-tests-i386 vm-check vm-archive-tests bench repo piuparts pu-request
+        unit-tests unit-tests-i386 vm-check vm-archive-tests vm-upgrade bench repo piuparts pu-request
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9-]+):.*## (.*)/  make \1\t\2/' | expand -t 24
@@ -51,6 +51,9 @@ vm-check: ## DCO storm test in a trixie VM (scripts/vm-check.sh)
 
 vm-archive-tests: ## the package's own isolation-machine autopkgtests (server-setup-with-ca, -with-static-key) in the VM, on deb13u4 and deb13u3 (scripts/vm-archive-tests.sh)
 	$(S)/vm-archive-tests.sh
+
+vm-upgrade: ## upgrade autopkgtest in a systemd VM: deb13u3 DCO server + clients, our repo, apt upgrade, restart, roll back (scripts/vm-upgrade.sh)
+	$(S)/vm-upgrade.sh
 
 bench: ## DCO storm benchmark, archive deb13u3 vs deb13u4 (scripts/vm-bench.sh)
 	$(S)/vm-bench.sh

@@ -21,7 +21,7 @@ fi
 step_done
 
 # Check groups, in order; the ones owned by other work items run when their script exists.
-groups=(check-pipeline.sh check-repo.sh piuparts.sh unit-tests.sh vm-check.sh vm-archive-tests.sh)
+groups=(check-pipeline.sh check-repo.sh piuparts.sh unit-tests.sh vm-check.sh vm-archive-tests.sh vm-upgrade.sh)
 for g in "${groups[@]}"; do
     if [[ ! -x $TOP/scripts/$g ]]; then
         info "scripts/$g not present: group not run"
