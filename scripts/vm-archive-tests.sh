@@ -100,7 +100,7 @@ run_archive_tests() {
 }
 
 check_fixed() {
-    local dsc deb src
+    local dsc deb src t
     dsc=$DEBS_DIR/openvpn_${NEW_VERSION}.dsc deb=$DEBS_DIR/openvpn_${NEW_VERSION}_amd64.deb
     if [ ! -f "$dsc" ] || [ ! -f "$deb" ]; then
         for t in "${TESTS[@]}"; do result SKIP "vm-archive-$t-fixed" "no ${dsc##*/} + ${deb##*/} in $DEBS_DIR yet (make package)"; done
@@ -134,12 +134,12 @@ info "$EASYRSA ($(dpkg-deb -f "$EASYRSA" Version), Depends: $(dpkg-deb -f "$EASY
 step_done
 
 for c in ${VM_ARCHIVE_ONLY:-fixed stock}; do
-    t=$(date +%s)
+    run_t0=$(date +%s)
     case $c in
         fixed) check_fixed ;;
         stock) check_stock ;;
         *) die "VM_ARCHIVE_ONLY: unknown run '$c' (fixed stock)" ;;
     esac
-    info "vm-archive-tests: run $c took $(( $(date +%s) - t ))s"
+    info "vm-archive-tests: run $c took $(( $(date +%s) - run_t0 ))s"
 done
 info "vm-archive-tests total $(( $(date +%s) - T0 ))s"
