@@ -25,7 +25,7 @@
 . "$(dirname "$0")/vm-lib.sh"
 
 NAME=vm-upgrade-restart
-EXPECTED_CHECKS=29        # CHECK lines debian/tests/upgrade-restart prints when it runs to the end
+EXPECTED_CHECKS=30        # CHECK lines debian/tests/upgrade-restart prints when it runs to the end
 DEBS_DIR=${VM_DEBS_DIR:-$OUT}
 WORK=$OUT/vm-upgrade
 T0=$(date +%s)
@@ -127,7 +127,7 @@ summary=$(grep -a '^UPGRADE-SUMMARY' "$WORK/autopkgtest.log" | tail -n1 || true)
 field() { tr ' ' '\n' <<<"$summary" | sed -n "s/^$1=//p"; }
 npass=$(grep -ac '^CHECK PASS' "$WORK/checks.txt" || true)
 nfail=$(grep -ac '^CHECK FAIL' "$WORK/checks.txt" || true)
-detail="autopkgtest rc=$rc, checks passed $npass/$EXPECTED_CHECKS, failed $nfail ($(grep -a '^CHECK FAIL' "$WORK/checks.txt" | cut -d: -f1 | sed 's/^CHECK FAIL //' | tr '\n' ' ')), clients back $(field back_s)s after the restart, server pid $(field old_pid) -> $(field new_pid) -> $(field rollback_pid), wall $(( $(date +%s) - T0 ))s; log $WORK/autopkgtest.log"
+detail="autopkgtest rc=$rc, checks passed $npass/$EXPECTED_CHECKS, failed $nfail ($(grep -a '^CHECK FAIL' "$WORK/checks.txt" | cut -d: -f1 | sed 's/^CHECK FAIL //' | tr '\n' ' ')), clients back $(field back_s)s after the restart, blocked-server drain to 0 instances $(field drain_s)s, server pid $(field old_pid) -> $(field new_pid) -> $(field rollback_pid), wall $(( $(date +%s) - T0 ))s; log $WORK/autopkgtest.log"
 if [ "$rc" = 0 ] && [ "$(field result)" = PASS ] && [ "$nfail" = 0 ] && [ "$npass" = "$EXPECTED_CHECKS" ] \
     && [ "$(field checks)" = "$EXPECTED_CHECKS" ]; then
     result PASS "$NAME" "$detail"
