@@ -1,6 +1,6 @@
 #!/bin/bash
 # The admin path in a systemd VM (make vm-upgrade; run by scripts/check.sh): the autopkgtest
-# debian/tests/upgrade-restart in the trixie VM of the storm test (scripts/vm-image.sh: systemd,
+# tests/upgrade/upgrade-restart in the trixie VM of the storm test (scripts/vm-image.sh: systemd,
 # openvpn-dco-dkms built into the image), through the standard runner
 #   autopkgtest <tree>/ --test-name=upgrade-restart -- qemu --qemu-command=scripts/vm-qemu-wrapper ...
 # The archive's deb13u3 under openvpn-server@ with DCO and openvpn-client@ DCO clients in network
@@ -25,7 +25,7 @@
 . "$(dirname "$0")/vm-lib.sh"
 
 NAME=vm-upgrade-restart
-EXPECTED_CHECKS=30        # CHECK lines debian/tests/upgrade-restart prints when it runs to the end
+EXPECTED_CHECKS=30        # CHECK lines tests/upgrade/upgrade-restart prints when it runs to the end
 DEBS_DIR=${VM_DEBS_DIR:-$OUT}
 WORK=$OUT/vm-upgrade
 T0=$(date +%s)
@@ -77,11 +77,10 @@ openvpn ($NEW_VERSION) trixie; urgency=medium
  -- openvpn deb13u4 test tree <root@localhost>  $(date -R)
 EOF
 echo '3.0 (native)' > "$T/debian/source/format"
-# Our stanza of debian/tests/control.append (the paragraph naming the test) and the test itself.
-awk -v RS= -v ORS='\n\n' '/(^|\n)Tests: upgrade-restart(\n|$)/' "$TOP/debian/tests/control.append" > "$T/debian/tests/control"
-grep -q '^Tests: upgrade-restart$' "$T/debian/tests/control" \
-    || { result FAIL "$NAME" "no 'Tests: upgrade-restart' stanza in debian/tests/control.append"; exit 1; }
-install -m755 "$TOP/debian/tests/upgrade-restart" "$T/debian/tests/upgrade-restart"
+# The test and its control stanza (tests/upgrade/): not part of the source package, since it needs
+# the data only this driver provides.
+cp "$TOP/tests/upgrade/control" "$T/debian/tests/control"
+install -m755 "$TOP/tests/upgrade/upgrade-restart" "$T/debian/tests/upgrade-restart"
 cp "$OLD_DEB" "$T/upgrade-data/archive/"
 (cd "$T/upgrade-data/archive" && apt-ftparchive packages . > Packages && apt-ftparchive release . > Release.tmp && mv Release.tmp Release)
 # The repository: repo.sh on a copy of our .debs (the same files `make repo` publishes from out/).
