@@ -1,7 +1,7 @@
 #!/bin/bash
 # artefacts.sh DIR: release-team artefacts for the build in DIR: the source debdiff against the
-# archive's deb13u3, trixie's lintian on our .dsc + .debs, the same lintian on the archive's deb13u3
-# .dsc + .debs (baseline, cached) and the list of tags that are new compared with it.
+# archive's $BASE_VERSION, the target release's lintian on our .dsc + .debs, the same lintian on the
+# archive's $BASE_VERSION .dsc + .debs (baseline, cached) and the list of tags that are new compared with it.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=pkg-lib.sh
@@ -18,7 +18,7 @@ step_done
 
 baseline=$SRC_CACHE/lintian-baseline.txt
 if [[ ! -s $baseline ]]; then
-    step "lintian baseline: trixie's lintian on the archive's $BASE_VERSION .dsc + .debs"
+    step "lintian baseline: $SUITE's lintian on the archive's $BASE_VERSION .dsc + .debs"
     "$TOP/scripts/fetch.sh" --debs >/dev/null
     run_lintian "$baseline.new" "$SRC_CACHE/$BASE_DSC" "$SRC_CACHE/${PINNED_FILES[1]}" \
         "$SRC_CACHE/${PINNED_FILES[2]}" "$SRC_CACHE"/debs/*.deb
@@ -27,7 +27,7 @@ if [[ ! -s $baseline ]]; then
 fi
 cp "$baseline" "$dir/lintian-$BASE_VERSION-baseline.txt"
 
-step "lintian (trixie) on $NEW_VERSION .dsc + .debs"
+step "lintian ($SUITE) on $NEW_VERSION .dsc + .debs"
 run_lintian "$dir/lintian.txt" "$dir/$NEW_DSC" "$dir/$ORIG_TAR" \
     "$dir/${SRC_NAME}_${NEW_VERSION}.debian.tar.xz" "$dir"/*.deb
 allow=$TOP/scripts/lintian-new-tags.allow

@@ -1,6 +1,7 @@
 #!/bin/bash
-# check-pipeline.sh: the package-pipeline checks (issue 2). Each check records one line with
-# `result`; a failing check does not stop the others. Needs out/ from scripts/package.sh.
+# check-pipeline.sh: the package-pipeline checks (issue 2) for the target TARGET (trixie, default;
+# bookworm: names bookworm/...). Each check records one line with `result`; a failing check does
+# not stop the others. Needs the target's out/ from scripts/package.sh.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=pkg-lib.sh
@@ -55,14 +56,14 @@ check_tamper() {
         result PASS tamper-verify "flipped byte detected: file, expected and actual hash named"
     fi
     # 2. the whole main job on a cache with a tampered file, and an out/ holding an old result
-    local cache=$TMP/cache out=$TMP/out
-    mkdir -p "$cache/src" "$out"
-    cp -r "$SRC_CACHE"/*.dsc "$SRC_CACHE"/*.tar.* "$SRC_CACHE/debs" "$cache/src/"
-    flip "$cache/src/${PINNED_FILES[2]}"
+    local cache=$TMP/cache out=$TMP/out src=$TMP/cache/${SRC_CACHE##*/}
+    mkdir -p "$src" "$out"
+    cp -r "$SRC_CACHE"/*.dsc "$SRC_CACHE"/*.tar.* "$SRC_CACHE/debs" "$src/"
+    flip "$src/${PINNED_FILES[2]}"
     touch "$out/$NEW_DSC" "$out/$DEBDIFF_NAME"
     rc=0
     CACHE=$cache OUT=$out BUILD=$TMP/build "$TOP/scripts/package.sh" > "$LOGS/tamper-package.log" 2>&1 || rc=$?
-    if [[ $rc -ne 0 ]] && grep -q "CHECKSUM MISMATCH for $cache/src/${PINNED_FILES[2]}" "$LOGS/tamper-package.log" \
+    if [[ $rc -ne 0 ]] && grep -q "CHECKSUM MISMATCH for $src/${PINNED_FILES[2]}" "$LOGS/tamper-package.log" \
             && [[ -z $(find "$out" -maxdepth 1 -type f) && ! -e $TMP/build/source ]]; then
         result PASS tamper-package "package.sh stops with the checksum message; out/ left empty, nothing built"
     else
@@ -95,7 +96,7 @@ check_reproducible() {
 check_build_log() {
     [[ -f $LOG ]] || { result FAIL build-sbuild "no build log in out/"; return; }
     if grep -q '^Status: successful' "$LOG"; then
-        result PASS build-sbuild "sbuild (unshare, trixie) $(grep -m1 '^Build-Time:' "$LOG" || true)"
+        result PASS build-sbuild "sbuild (unshare, $SUITE) $(grep -m1 '^Build-Time:' "$LOG" || true)"
     else
         result FAIL build-sbuild "$(grep -m1 '^Status:' "$LOG" || echo 'no status line')"
     fi
@@ -125,24 +126,31 @@ check_build_log() {
     fi
 }
 
-check_t64() {
+# The .deb depends on the target release's library names (DEB_LIBS: trixie's t64 ones, bookworm's
+# old ones), and not on the other release's name of the same library.
+check_libnames() {
     [[ -f $DEB ]] || { result FAIL deb-t64-depends "no $DEB"; return; }
-    local dep
+    local dep lib other bad=()
     dep=$(dpkg-deb -f "$DEB" Depends)
-    if [[ $dep == *libssl3t64* && $dep =~ libpkcs11-helper1t64 ]] && ! grep -qE '(^|[ ,])libssl3($|[ ,(])' <<< "$dep"; then
-        result PASS deb-t64-depends "libssl3t64, libpkcs11-helper1t64"
+    for lib in $DEB_LIBS; do
+        if [[ $lib == *t64 ]]; then other=${lib%t64}; else other=${lib}t64; fi
+        grep -qE "(^|[ ,])$lib(\$|[ ,(])" <<< "$dep" || bad+=("no $lib")
+        ! grep -qE "(^|[ ,])$other(\$|[ ,(])" <<< "$dep" || bad+=("has $other")
+    done
+    if ((${#bad[@]} == 0)); then
+        result PASS deb-t64-depends "$SUITE library names: ${DEB_LIBS// /, }"
     else
-        result FAIL deb-t64-depends "Depends: $dep"
+        result FAIL deb-t64-depends "${bad[*]}; Depends: $dep"
     fi
 }
 
 check_debdiff() {
     local d=$OUT/$DEBDIFF_NAME
-    if [[ -s $d ]] && grep -q '^+openvpn (2.6.14-1+deb13u4) trixie; urgency=medium' "$d" \
+    if [[ -s $d ]] && grep -qxF "+$(head -n1 "$CHANGELOG_ENTRY")" "$d" \
             && grep -q 'Closes: #1140745' "$d" && grep -q '^+  \* Non-maintainer upload\.' "$d"; then
         result PASS debdiff "$DEBDIFF_NAME: $(grep -c '' "$d") lines"
     else
-        result FAIL debdiff "missing, empty, or without the deb13u4 changelog entry (NMU, Closes: #1140745)"
+        result FAIL debdiff "missing, empty, or without the $NEW_VERSION changelog entry (NMU, Closes: #1140745)"
     fi
 }
 
@@ -246,7 +254,7 @@ EOF
     fi
 }
 
-# autopkgtest on our .debs in trixie (unshare); isolation-machine tests are skipped there.
+# autopkgtest on our .debs in the target release (unshare); isolation-machine tests are skipped there.
 check_autopkgtest() {
     [[ -f $DEB ]] || { result FAIL autopkgtest "no .deb in out/"; return; }
     need autopkgtest
@@ -257,9 +265,9 @@ check_autopkgtest() {
     cp "$OUT/$NEW_DSC" "$OUT/${SRC_NAME}_${NEW_VERSION}.debian.tar.xz" "$OUT/$ORIG_TAR" "$DEB" "$job/in/"
     # the build user must own them: autopkgtest hard-links the .debs (fs.protected_hardlinks)
     if [[ $EUID -eq 0 ]]; then chown -R "$BUILD_USER:" "$job/in"; fi
-    info "autopkgtest (unshare, trixie): about 3-5 min"
+    info "autopkgtest (unshare, $SUITE): about 3-5 min"
     as_builder_logged "$job/autopkgtest.log" autopkgtest --output-dir "$job/out" "$job/in/$NEW_DSC" \
-        "$job/in/${DEB##*/}" --apt-upgrade -- unshare --release trixie --arch amd64 --tarball "$TARBALL" || rc=$?
+        "$job/in/${DEB##*/}" --apt-upgrade -- unshare --release "$SUITE" --arch amd64 --tarball "$TARBALL" || rc=$?
     cp "$job/autopkgtest.log" "$LOGS/autopkgtest.log" || true
     rm -rf "$LOGS/autopkgtest-out"
     if [[ -d $job/out ]]; then cp -r "$job/out" "$LOGS/autopkgtest-out"; fi
@@ -284,16 +292,42 @@ check_autopkgtest() {
     esac
 }
 
+# The target's copies of shared patches (targets/$TARGET/patches/) may differ from debian/patches/
+# only by their header note and the line numbers of @@ hunk headers: the fix itself is shared.
+check_patch_copies() {
+    local copy shared diffs bad=() n=0
+    for copy in "$TARGET_DIR"/patches/*.patch; do
+        [[ -f $copy ]] || continue
+        n=$((n + 1))
+        shared=$TOP/debian/patches/${copy##*/}
+        [[ -f $shared ]] || { bad+=("${copy##*/}: no shared patch of that name"); continue; }
+        diffs=$(diff <(sed -n '/^---$/,$p' "$shared" | sed -E 's/^@@ -[0-9]+,[0-9]+ \+[0-9]+,[0-9]+ @@/@@/') \
+                     <(sed -n '/^---$/,$p' "$copy" | sed -E 's/^@@ -[0-9]+,[0-9]+ \+[0-9]+,[0-9]+ @@/@@/') | head -n3 || true)
+        [[ -z $diffs ]] || bad+=("${copy##*/} differs beyond hunk line numbers: $diffs")
+        grep -q "^ *Bookworm copy: " "$copy" || bad+=("${copy##*/}: no 'Bookworm copy:' note in its header")
+    done
+    if ((${#bad[@]} == 0)); then
+        result PASS patch-copies "$n refreshed copies in targets/$TARGET/patches/ differ from debian/patches/ only in hunk line numbers and their header note"
+    else
+        result FAIL patch-copies "${bad[*]}"
+    fi
+}
+
 check_checksums
 check_signature
 check_tamper
 check_quilt
 check_reproducible
 check_build_log
-check_t64
+check_libnames
 check_debdiff
 check_lintian
-check_overlay_only
-check_shellcheck
-check_mirrors
+if [[ $TARGET == trixie ]]; then
+    # target-independent: run once
+    check_overlay_only
+    check_shellcheck
+    check_mirrors
+else
+    check_patch_copies
+fi
 check_autopkgtest

@@ -1,5 +1,6 @@
 #!/bin/bash
-# Create (first use) or, with --refresh, recreate the cached trixie build environments:
+# Create (first use) or, with --refresh, recreate the cached build environments of the target
+# (TARGET=trixie, default, or bookworm):
 # the sbuild/autopkgtest tarball and the lintian chroot, both under $CACHE/env.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -7,7 +8,7 @@
 . "$TOP/scripts/pkg-lib.sh"
 
 if [[ ${1:-} == --refresh ]]; then
-    step "removing cached trixie environments"
+    step "removing cached $SUITE environments"
     rm -f "$TARBALL"
     rm -rf "$LINTIAN_ROOT" "$SRC_CACHE/lintian-baseline.txt"
     step_done

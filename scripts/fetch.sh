@@ -1,6 +1,7 @@
 #!/bin/bash
-# Fetch the archive's openvpn 2.6.14-1+deb13u3 source (and, with --debs, its amd64 .debs for
-# the lintian baseline) into $CACHE/src with a private apt configuration, then verify the pinned
+# Fetch the archive's openvpn $BASE_VERSION source of the target (trixie: 2.6.14-1+deb13u3,
+# bookworm: 2.6.14-0+deb12u2) and, with --debs, its amd64 .debs for the lintian baseline, into
+# $SRC_CACHE with a private apt configuration, then verify the pinned
 # SHA256 of the three source files and the .dsc signature. Cached files are re-verified each run.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"

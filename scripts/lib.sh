@@ -6,15 +6,23 @@
 set -euo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-# What we build on top of (the archive's version) and what we produce.
-BASE_VERSION=2.6.14-1+deb13u3
-NEW_VERSION=2.6.14-1+deb13u4
+# The target release (TARGET=trixie|bookworm, default trixie): targets/$TARGET/target.sh sets
+# SUITE, BASE_VERSION (the archive's version we build on), NEW_VERSION (ours), the pinned SHA256s
+# of the archive's source, the library names of its .debs and where its outputs go.
+TARGET=${TARGET:-trixie}
+TARGET_DIR=$TOP/targets/$TARGET
+if [[ ! -f $TARGET_DIR/target.sh ]]; then
+    printf 'ERROR: unknown TARGET=%s (known: %s)\n' "$TARGET" "$(cd "$TOP/targets" && echo */ | tr -d /)" >&2
+    exit 1
+fi
+# shellcheck source=../targets/trixie/target.sh
+. "$TARGET_DIR/target.sh"
 UPSTREAM_VERSION=2.6.14
-# Downloads, the trixie build environment and VM images live outside the checkout so that a
-# fresh clone (CI) reuses them; everything in there is verified or keyed on its inputs.
+# Downloads, the build environments and VM images live outside the checkout so that a fresh
+# clone (CI) reuses them; everything in there is verified or keyed on its inputs.
 CACHE=${CACHE:-/var/cache/openvpn-deb13u4}
-OUT=${OUT:-$TOP/out}
-BUILD=${BUILD:-$TOP/build}
+OUT=${OUT:-$TOP/$TARGET_OUT}
+BUILD=${BUILD:-$TOP/$TARGET_BUILD}
 RESULTS=${RESULTS:-$OUT/check/results.txt}
 
 # step "what is running": prints a timestamped header; step_done prints how long it took.
@@ -25,9 +33,10 @@ info() { printf '    %s\n' "$*"; }
 die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
 need() { local t; for t in "$@"; do command -v "$t" >/dev/null 2>&1 || die "missing tool '$t' (run: make deps)"; done; }
 
-# result PASS|FAIL|SKIP NAME [DETAIL]: one line per check, summarised by scripts/check.sh.
+# result PASS|FAIL|SKIP NAME [DETAIL]: one line per check, summarised by scripts/check.sh. The
+# names of a target other than trixie carry its name as a prefix (bookworm/NAME).
 result() {
-    local status=$1 name=$2; shift 2
+    local status=$1 name=${RESULT_PREFIX:-}$2; shift 2
     mkdir -p "$(dirname "$RESULTS")"
     printf '%s\t%s\t%s\n' "$status" "$name" "$*" >> "$RESULTS"
     printf -- '--- %s: %s%s\n' "$status" "$name" "${*:+ ($*)}"

@@ -1,6 +1,7 @@
 #!/bin/bash
-# materialise.sh DEST: unpack the verified deb13u3 source into DEST (replacing it), lay our
-# overlay on it (changelog entry, patches + series lines, packaging.diff, autopkgtests) and
+# materialise.sh DEST: unpack the target's verified base source (deb13u3 for trixie, deb12u2 for
+# bookworm) into DEST (replacing it), lay our overlay on it (the target's changelog entry, patches +
+# series lines, packaging.diff, autopkgtests; targets/$TARGET/ copies win over debian/ ones) and
 # apply the whole quilt series: no fuzz anywhere, and no offset in our own patches.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -37,28 +38,29 @@ cd "$dest"
 
 # changelog: our stanza on top of Debian's, its trailer's @UPLOADER@ replaced by the identity
 # from DEBFULLNAME/DEBEMAIL (the date stays the entry's fixed one: reproducible .dsc bytes)
-[[ $(grep -c '^ -- @UPLOADER@  ' "$TOP/debian/changelog.entry") == 1 ]] \
-    || die "debian/changelog.entry needs exactly one trailer ' -- @UPLOADER@  DATE'"
+[[ $(grep -c '^ -- @UPLOADER@  ' "$CHANGELOG_ENTRY") == 1 ]] \
+    || die "$CHANGELOG_ENTRY needs exactly one trailer ' -- @UPLOADER@  DATE'"
 {
     while IFS= read -r line || [[ -n $line ]]; do
         printf '%s\n' "${line//@UPLOADER@/"$UPLOADER"}"
-    done < "$TOP/debian/changelog.entry"
+    done < "$CHANGELOG_ENTRY"
     echo
     cat debian/changelog
 } > debian/changelog.new
 mv debian/changelog.new debian/changelog
-[[ $(dpkg-parsechangelog -SVersion) == "$NEW_VERSION" ]] || die "debian/changelog.entry is not version $NEW_VERSION"
+[[ $(dpkg-parsechangelog -SVersion) == "$NEW_VERSION" ]] || die "$CHANGELOG_ENTRY is not version $NEW_VERSION"
 
 # our patches, appended to Debian's series
 for p in "${ours[@]}"; do
     [[ ! -e debian/patches/$p ]] || die "our patch $p clashes with a Debian patch of that name"
-    cp "$TOP/debian/patches/$p" "debian/patches/$p"
+    cp "$(target_file "patches/$p")" "debian/patches/$p"
     echo "$p" >> debian/patches/series
 done
 
 # debian/control + debian/rules changes (exact context: no fuzz)
-patch -p1 --no-backup-if-mismatch -F0 --quiet < "$TOP/debian/packaging.diff" \
-    || die "debian/packaging.diff does not apply cleanly"
+packaging_diff=$(target_file packaging.diff)
+patch -p1 --no-backup-if-mismatch -F0 --quiet < "$packaging_diff" \
+    || die "${packaging_diff#"$TOP"/} does not apply cleanly"
 
 # autopkgtests: stanzas appended to debian/tests/control, other files copied in
 if [[ -d $TOP/debian/tests ]]; then

@@ -1,7 +1,7 @@
 #!/bin/bash
-# package.sh: the main job. Fetch + verify the archive's deb13u3, materialise our overlay, build
-# the deb13u4 source package, build the trixie binaries (sbuild), debdiff + lintian; results in
-# out/. Inputs unchanged since the last run (same .dsc, build scripts and environment): the
+# package.sh: the main job, for the target TARGET (trixie, default; bookworm). Fetch + verify the
+# archive's base source, materialise our overlay, build our source package, build the binaries in
+# the target release (sbuild), debdiff + lintian; results in out/ (bookworm: out/bookworm/). Inputs unchanged since the last run (same .dsc, build scripts and environment): the
 # binary build and artefacts are reused instead of redone.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -23,7 +23,7 @@ clear_out() {
 rm -rf "$stage"
 "$TOP/scripts/source.sh" "$stage"
 
-ensure_env    # create the trixie tarball on first use, before it goes into the build key
+ensure_env    # create the target's tarball on first use, before it goes into the build key
 
 # What the binary build depends on: the source package, the build scripts, the environment.
 build_key=$( { sha256sum "$stage/$NEW_DSC" "$TOP/scripts/build.sh" "$TOP/scripts/pkg-lib.sh" | cut -c1-64

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Package-pipeline helpers: pinned sources, private apt, the unprivileged build user, the
-# cached trixie environment. Source it after lib.sh:  . "$TOP/scripts/pkg-lib.sh"
+# cached build environment of the target ($SUITE, from targets/$TARGET/target.sh). Source it after lib.sh:  . "$TOP/scripts/pkg-lib.sh"
 # shellcheck disable=SC2034  # variables are used by the scripts that source this file
 
 SRC_NAME=openvpn
@@ -8,22 +8,24 @@ BASE_DSC=${SRC_NAME}_${BASE_VERSION}.dsc
 NEW_DSC=${SRC_NAME}_${NEW_VERSION}.dsc
 ORIG_TAR=${SRC_NAME}_${UPSTREAM_VERSION}.orig.tar.gz
 TREE_NAME=${SRC_NAME}-${UPSTREAM_VERSION}
-DEBDIFF_NAME=${SRC_NAME}_${BASE_VERSION}_to_deb13u4.debdiff
+DEBDIFF_NAME=${SRC_NAME}_${BASE_VERSION}_to_${NEW_VERSION##*+}.debdiff
 
-# The archive's deb13u3 source, pinned. Anything else in the cache is re-verified or rebuilt.
+# The archive's source we build on, pinned in targets/$TARGET/target.sh. Anything else in the
+# cache is re-verified or rebuilt.
 declare -A PINNED=(
-    ["$BASE_DSC"]=f444abce116aebaedf421f74f4948680669b1f20624783d02499f1d0b8d55712
-    ["$ORIG_TAR"]=9eb6a6618352f9e7b771a9d38ae1631b5edfeed6d40233e243e602ddf2195e7a
-    ["${SRC_NAME}_${BASE_VERSION}.debian.tar.xz"]=7ecf77655c6e21033ac21110146d6fc1797dfc55ce428d0f054cde9ea04fc0cd
+    ["$BASE_DSC"]=$PIN_DSC
+    ["$ORIG_TAR"]=$PIN_ORIG
+    ["${SRC_NAME}_${BASE_VERSION}.debian.tar.xz"]=$PIN_DEBIAN
 )
 PINNED_FILES=("$BASE_DSC" "$ORIG_TAR" "${SRC_NAME}_${BASE_VERSION}.debian.tar.xz")
 
-SRC_CACHE=$CACHE/src              # verified deb13u3 source + the archive's deb13u3 .debs
-APT_DIR=$CACHE/apt-pipeline       # private apt configuration (the host's /etc/apt is untouched)
-ENV_DIR=$CACHE/env                # trixie build tarball + lintian root
-TARBALL=$ENV_DIR/trixie-amd64.tar.zst
-LINTIAN_ROOT=$ENV_DIR/lintian-root
-WORK=$CACHE/work                  # scratch space owned by the build user
+SRC_CACHE=$CACHE/src$CACHE_SUFFIX             # verified base source + the archive's base .debs
+APT_DIR=$CACHE/apt-pipeline$CACHE_SUFFIX      # private apt configuration (the host's /etc/apt is untouched)
+ENV_DIR=$CACHE/env                            # build tarballs + lintian roots
+TARBALL=$ENV_DIR/$SUITE-amd64.tar.zst
+LINTIAN_ROOT=$ENV_DIR/lintian-root$CACHE_SUFFIX
+WORK=$CACHE/work                              # scratch space owned by the build user
+SBUILD_JOB=$WORK/sbuild$CACHE_SUFFIX          # per target: two builds never share a directory
 BUILD_USER=${BUILD_USER:-openvpn-builder}
 # MIRROR, SECURITY_MIRROR: the Debian archive and security mirrors, from the environment or else
 # the host's apt sources (need_mirrors in lib.sh, called where they are used).
@@ -38,6 +40,13 @@ our_patches() {
         printf '%s\n' "$p"
     done < "$TOP/debian/patches/series.append"
 }
+
+# target_file REL: the target's own copy of an overlay file (targets/$TARGET/REL) when it has one,
+# else the shared one (debian/REL). Bookworm keeps copies only where its base source needs them.
+target_file() {
+    if [[ -f $TARGET_DIR/$1 ]]; then printf '%s\n' "$TARGET_DIR/$1"; else printf '%s\n' "$TOP/debian/$1"; fi
+}
+CHANGELOG_ENTRY=$TARGET_DIR/changelog.entry
 
 # quilt_push_checked [OUR_PATCH...]: in the current tree, `quilt push -a` that fails on any fuzz,
 # and on any offset in the named (our) patches; Debian's own patches may have offsets.
@@ -85,10 +94,10 @@ apt_private() {
     need_mirrors
     mkdir -p "$APT_DIR/lists/partial" "$APT_DIR/cache/archives/partial"
     cat > "$APT_DIR/sources.list.$$" <<EOF
-deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $MIRROR trixie main
-deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $MIRROR trixie main
-deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $SECURITY_MIRROR trixie-security main
-deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $SECURITY_MIRROR trixie-security main
+deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $MIRROR $SUITE main
+deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $MIRROR $SUITE main
+deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $SECURITY_MIRROR $SUITE-security main
+deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $SECURITY_MIRROR $SUITE-security main
 EOF
     mv "$APT_DIR/sources.list.$$" "$APT_DIR/sources.list"
     apt-get -q \
@@ -141,40 +150,41 @@ as_builder_logged() {
     as_builder bash -c 'log=$1; shift; exec "$@" > "$log" 2>&1' bash "$log" "$@"
 }
 
-# ensure_env: the trixie build tarball (created on first use; `make refresh-env` recreates it).
+# ensure_env: the target's build tarball (created on first use; `make refresh-env` recreates it).
 ensure_env() {
     ensure_build_user
     [[ -s $TARBALL ]] && return 0
     need mmdebstrap
     need_mirrors
-    step "creating trixie build environment $TARBALL (mmdebstrap, unshare mode)"
-    local tmp=$ENV_DIR/trixie-amd64.new.tar.zst
+    step "creating $SUITE build environment $TARBALL (mmdebstrap, unshare mode)"
+    local tmp=$ENV_DIR/$SUITE-amd64.new.tar.zst
     rm -f "$tmp"
-    as_builder mmdebstrap --mode=unshare --variant=buildd --arch=amd64 trixie "$tmp" \
-        "deb $MIRROR trixie main" "deb $MIRROR trixie-updates main" \
-        "deb $SECURITY_MIRROR trixie-security main" \
-        || { rm -f "$tmp"; die "mmdebstrap failed to create the trixie build environment"; }
+    as_builder mmdebstrap --mode=unshare --variant=buildd --arch=amd64 "$SUITE" "$tmp" \
+        "deb $MIRROR $SUITE main" "deb $MIRROR $SUITE-updates main" \
+        "deb $SECURITY_MIRROR $SUITE-security main" \
+        || { rm -f "$tmp"; die "mmdebstrap failed to create the $SUITE build environment"; }
     mv "$tmp" "$TARBALL"
     step_done
 }
 
-# ensure_lintian_root: an unpacked trixie with lintian, used as a plain chroot (needs root).
+# ensure_lintian_root: an unpacked $SUITE with lintian, used as a plain chroot (needs root): each
+# target's package is judged by its own release's lintian, as the archive does.
 ensure_lintian_root() {
     [[ -f $LINTIAN_ROOT/.complete ]] && return 0
-    [[ $EUID -eq 0 ]] || die "running trixie's lintian needs root (chroot)"
+    [[ $EUID -eq 0 ]] || die "running $SUITE's lintian needs root (chroot)"
     need mmdebstrap
     need_mirrors
-    step "creating trixie lintian environment $LINTIAN_ROOT"
+    step "creating $SUITE lintian environment $LINTIAN_ROOT"
     rm -rf "$LINTIAN_ROOT"
-    mmdebstrap --mode=root --variant=apt --arch=amd64 --include=lintian trixie "$LINTIAN_ROOT" \
-        "deb $MIRROR trixie main" "deb $MIRROR trixie-updates main" \
-        "deb $SECURITY_MIRROR trixie-security main" \
+    mmdebstrap --mode=root --variant=apt --arch=amd64 --include=lintian "$SUITE" "$LINTIAN_ROOT" \
+        "deb $MIRROR $SUITE main" "deb $MIRROR $SUITE-updates main" \
+        "deb $SECURITY_MIRROR $SUITE-security main" \
         || { rm -rf "$LINTIAN_ROOT"; die "mmdebstrap failed to create the lintian environment"; }
     touch "$LINTIAN_ROOT/.complete"
     step_done
 }
 
-# run_lintian OUTFILE FILES...: trixie's lintian, as nobody, on the .dsc/.deb among FILES (all are
+# run_lintian OUTFILE FILES...: $SUITE's lintian, as nobody, on the .dsc/.deb among FILES (all are
 # copied into the lintian chroot, so a .dsc finds its tarballs).
 run_lintian() {
     local outfile=$1; shift

@@ -1,6 +1,7 @@
 #!/bin/bash
 # refresh-patches.sh TREE: copy our patches (only those named in debian/patches/series.append)
-# from the edited tree (make tree; quilt refresh) back into the repo's debian/patches/.
+# from the edited tree (make tree; quilt refresh) back into the repo: into the target's copy
+# (targets/$TARGET/patches/) when it has one, else into the shared debian/patches/.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=pkg-lib.sh
@@ -13,11 +14,12 @@ while read -r p; do
     [[ -z $p || $p == \#* ]] && continue
     src=$tree/debian/patches/$p
     [[ -f $src ]] || die "$src not found"
-    if cmp -s "$src" "$TOP/debian/patches/$p"; then
-        info "unchanged  debian/patches/$p"
+    dst=$(target_file "patches/$p")
+    if cmp -s "$src" "$dst"; then
+        info "unchanged  ${dst#"$TOP"/}"
     else
-        cp "$src" "$TOP/debian/patches/$p"
-        info "updated    debian/patches/$p"
+        cp "$src" "$dst"
+        info "updated    ${dst#"$TOP"/}"
         changed=1
     fi
 done < "$TOP/debian/patches/series.append"
@@ -29,4 +31,4 @@ while read -r p; do
     grep -qxF "$p" "$TOP/debian/patches/series.append" && continue
     info "NOTE: $p is in the tree's series but not in debian/patches/series.append: add it there to ship it"
 done < "$tree/debian/patches/series"
-if ((changed)); then info "review with: git diff debian/patches/"; fi
+if ((changed)); then info "review with: git diff debian/patches/ targets/"; fi
