@@ -1,11 +1,16 @@
 #!/bin/bash
 # Build (or reuse) the trixie VM image for the DCO storm autopkgtest.
 #
-#   scripts/vm-image.sh [--flavour trixie|bpo] [--print-dir]
+#   scripts/vm-image.sh [--flavour trixie|bpo|bookworm] [--dco-deb PATH] [--print-dir]
 #
 # trixie: trixie's kernel (6.12) + openvpn-dco-dkms, whose ovpn-dco-v2.ko DKMS builds here, in the
 #         chroot, for the image's kernel (never at test time under TCG); for openvpn 2.6.x.
 # bpo:    trixie-backports' kernel (>= 6.16, in-tree "ovpn" module); for openvpn 2.7.x (bench only).
+# bookworm: bookworm + bookworm-updates + bookworm-security: its kernel (6.1, linux-image-amd64 and
+#         headers, newest of the three suites: bookworm-security's) + the openvpn-dco-dkms .deb
+#         given by --dco-deb (required: the archive's 0.0+git20231103-1~deb12u1 or our ~deb12u2),
+#         built by DKMS in the chroot like trixie's; bookworm's openvpn runtime dependencies
+#         (pre-t64 names). The image key includes the .deb's sha256: one image per module .deb.
 #
 # Recipe (see shared notes): mmdebstrap rootfs -> setup-testbed (AUTOPKGTEST_BUILD_QEMU=1) ->
 # mkfs.ext4 -d to a whole-disk image (no partition table) + vmlinuz/initrd copied out, booted by
@@ -18,13 +23,16 @@
 
 FLAVOUR=trixie
 PRINT_DIR=
+DCO_DEB=
 while [ $# -gt 0 ]; do
     case $1 in
         --flavour) FLAVOUR=$2; shift 2 ;;
+        --dco-deb) DCO_DEB=$2; shift 2 ;;
         --print-dir) PRINT_DIR=1; shift ;;
-        *) die "usage: $0 [--flavour trixie|bpo] [--print-dir]" ;;
+        *) die "usage: $0 [--flavour trixie|bpo|bookworm] [--dco-deb PATH] [--print-dir]" ;;
     esac
 done
+[ -z "$DCO_DEB" ] || [ "$FLAVOUR" = bookworm ] || die "--dco-deb is for --flavour bookworm only"
 
 need_mirrors   # MIRROR, SECURITY_MIRROR: environment, else the host's apt sources
 SOURCES=(
@@ -48,9 +56,39 @@ case $FLAVOUR in
         # candidate from the default release).
         KERNEL_PKGS=
         ;;
+    bookworm)
+        SOURCES=(
+            "deb $MIRROR bookworm main"
+            "deb $MIRROR bookworm-updates main"
+            "deb $SECURITY_MIRROR bookworm-security main"
+        )
+        # Runtime dependencies of bookworm's openvpn 2.6.14-0+deb12u2 (pre-t64 library names).
+        OPENVPN_DEPS=libc6,libcap-ng0,liblz4-1,liblzo2-2,libnl-3-200,libnl-genl-3-200,libpam0g,libpkcs11-helper1,libssl3,libsystemd0,debconf,adduser
+        # openvpn-dco-dkms itself is the --dco-deb file (its own --include below).
+        KERNEL_PKGS=linux-image-amd64,linux-headers-amd64,dkms
+        [ -n "$DCO_DEB" ] || die "--flavour bookworm needs --dco-deb PATH (the openvpn-dco-dkms .deb to build into the image)"
+        [ -f "$DCO_DEB" ] || die "--dco-deb $DCO_DEB: no such file"
+        DCO_DEB=$(readlink -f "$DCO_DEB")
+        [ "$(dpkg-deb -f "$DCO_DEB" Package)" = openvpn-dco-dkms ] || die "--dco-deb $DCO_DEB is not an openvpn-dco-dkms .deb"
+        ;;
     *) die "unknown flavour $FLAVOUR" ;;
 esac
 PKGS=$BASE_PKGS,$OPENVPN_DEPS,$TEST_DEPS${KERNEL_PKGS:+,$KERNEL_PKGS}
+# Suite mmdebstrap starts from; which branch of the customize hook runs ("trixie" is its DKMS
+# branch: build ovpn-dco-v2 for the image's kernel; the hook's text is part of the trixie image's
+# key, so bookworm reuses that branch rather than changing the text).
+# NAME: the image's directory prefix; older images with the same prefix are removed after a
+# build. bookworm's carries the module's version, so the archive's and our module's images coexist.
+SUITE=trixie
+HOOK_FLAVOUR=$FLAVOUR
+NAME=$FLAVOUR
+if [ "$FLAVOUR" = bookworm ]; then
+    SUITE=bookworm
+    HOOK_FLAVOUR=trixie
+    DCO_VERSION=$(dpkg-deb -f "$DCO_DEB" Version)
+    NAME=bookworm-dco-${DCO_VERSION##*~}
+    NAME=${NAME//[^A-Za-z0-9.+-]/_}
+fi
 IMAGE_SIZE=${IMAGE_SIZE:-6G}
 
 # Customize hook, run by mmdebstrap with the chroot's /proc,/sys,/dev mounted.
@@ -90,8 +128,11 @@ EOF
 )
 # Cache key: everything that goes into the image (recipe version, hook, packages, suites, size).
 RECIPE_VERSION=1
-KEY=$(printf '%s\n' "$RECIPE_VERSION" "$FLAVOUR" "$PKGS" "${SOURCES[@]}" "$IMAGE_SIZE" "$CUSTOMIZE" | sha256sum | cut -c1-16)
-DIR=$CACHE/vm/$FLAVOUR-$KEY
+KEY_INPUTS=("$RECIPE_VERSION" "$FLAVOUR" "$PKGS" "${SOURCES[@]}" "$IMAGE_SIZE" "$CUSTOMIZE")
+# bookworm: also the module .deb (content, not path) and how the hook is called.
+[ -z "$DCO_DEB" ] || KEY_INPUTS+=("dco-deb ${DCO_DEB##*/} $(sha256sum < "$DCO_DEB" | cut -d' ' -f1)" "suite $SUITE hook $HOOK_FLAVOUR")
+KEY=$(printf '%s\n' "${KEY_INPUTS[@]}" | sha256sum | cut -c1-16)
+DIR=$CACHE/vm/$NAME-$KEY
 if [ -n "$PRINT_DIR" ]; then
     echo "$DIR"
     exit 0
@@ -114,7 +155,7 @@ need mmdebstrap mkfs.ext4 sha256sum flock
 
 step "Building VM image ($FLAVOUR) in $DIR"
 t0=$(date +%s)
-TMP=$CACHE/vm/tmp-$FLAVOUR-$KEY
+TMP=$CACHE/vm/tmp-$NAME-$KEY
 rm -rf "$TMP"
 mkdir -p "$TMP"
 trap 'rm -rf "$TMP/rootfs"' EXIT
@@ -123,11 +164,18 @@ ROOTFS=$TMP/rootfs
 printf '%s' "$CUSTOMIZE" > "$TMP/customize.sh"
 chmod +x "$TMP/customize.sh"
 
-info "mmdebstrap trixie ($(echo "$PKGS" | tr ',' ' ' | wc -w) packages requested)"
+# bookworm: the module .deb as its own --include (a path), made visible inside the chroot by
+# mmdebstrap's file-mirror-automount hook; apt installs it with dkms and the headers.
+DEB_INCLUDE=()
+if [ -n "$DCO_DEB" ]; then
+    DEB_INCLUDE=(--include="$DCO_DEB" --hook-dir=/usr/share/mmdebstrap/hooks/file-mirror-automount)
+    info "openvpn-dco-dkms from $DCO_DEB ($(dpkg-deb -f "$DCO_DEB" Version), sha256 $(sha256sum < "$DCO_DEB" | cut -c1-16)...)"
+fi
+info "mmdebstrap $SUITE ($(echo "$PKGS" | tr ',' ' ' | wc -w) packages requested)"
 mmdebstrap --mode=root --variant=minbase \
-    --include="$PKGS" \
-    --customize-hook="$TMP/customize.sh \"\$1\" $FLAVOUR" \
-    trixie "$ROOTFS" "${SOURCES[@]}"
+    --include="$PKGS" "${DEB_INCLUDE[@]}" \
+    --customize-hook="$TMP/customize.sh \"\$1\" $HOOK_FLAVOUR" \
+    "$SUITE" "$ROOTFS" "${SOURCES[@]}"
 
 kver=$(cat "$ROOTFS/.image-kver")
 rm -f "$ROOTFS/.image-kver"
@@ -145,10 +193,10 @@ date -u +%FT%TZ > "$TMP/complete"
 rm -rf "$DIR"
 mv "$TMP" "$DIR"
 trap - EXIT
-ln -sfn "$(basename "$DIR")" "$CACHE/vm/$FLAVOUR-current"
-# Images of this flavour from older recipes are not used any more.
-for old in "$CACHE/vm/$FLAVOUR"-*; do
-    case $old in "$DIR"|"$CACHE/vm/$FLAVOUR-current") ;; *) [ -d "$old" ] && info "removing old image $old" && rm -rf "$old" ;; esac
+ln -sfn "$(basename "$DIR")" "$CACHE/vm/$NAME-current"
+# Images of this flavour (bookworm: and module version) from older recipes are not used any more.
+for old in "$CACHE/vm/$NAME"-*; do
+    case $old in "$DIR"|"$CACHE/vm/$NAME-current") ;; *) [ -d "$old" ] && info "removing old image $old" && rm -rf "$old" ;; esac
 done
 info "VM image ready: $DIR (built in $(( $(date +%s) - t0 ))s)"
 step_done
