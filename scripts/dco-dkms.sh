@@ -177,6 +177,7 @@ fetch_sources() {
     for f in "$ORIG_F" "$BASE_DEBIAN_F"; do
         grep -qE "^ ${D_PIN[$f]} [0-9]+ ${f//+/\\+}\$" "$D_CACHE/$BASE_DSC_F" || die "$BASE_DSC_F does not list $f with sha256 ${D_PIN[$f]}"
     done
+    result PASS dco-dkms-sources "deb12u1 .dsc, .debian.tar.xz, _all.deb and trixie's deb13u1 .debian.tar.xz match their pinned SHA256"
     if verify_file "$D_CACHE/$ORIG_F" "${D_PIN[$ORIG_F]}" 2>/dev/null; then
         ORIG_KIND=archive
         info "OK  ${D_PIN[$ORIG_F]}  $ORIG_F (the archive's)"
