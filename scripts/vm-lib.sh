@@ -142,8 +142,7 @@ vm_accel() {
 # Prints autopkgtest's log to OUTDIR/log and progress lines to stdout; returns autopkgtest's
 # exit status (0 pass, 2 skipped, 4 failed, >= 12 error). VM_BOOT_TIMEOUT: seconds to wait for
 # the guest's login prompt (virt-qemu's --timeout-reboot; default 300: its 60 s are too short for
-# a TCG boot on a loaded 2-core host). VM_QEMU_OPTIONS: virt-qemu's --qemu-options (word-split;
-# default "-cpu max"; appended after virt-qemu's own options, so an extra -serial is ttyS2).
+# a TCG boot on a loaded 2-core host).
 run_storm() {
     local label=$1 img=$2 out=$3; shift 3
     local envs=() debs=()
@@ -173,7 +172,7 @@ run_storm() {
             "$src" "${debs[@]}" \
             -- qemu --qemu-command="$TOP/scripts/vm-qemu-wrapper" --cpus="${VM_CPUS:-2}" \
             --timeout-reboot="${VM_BOOT_TIMEOUT:-300}" \
-            --ram-size="${VM_RAM:-3072}" --qemu-options="${VM_QEMU_OPTIONS:--cpu max}" "$img/disk.img" \
+            --ram-size="${VM_RAM:-3072}" --qemu-options="-cpu max" "$img/disk.img" \
             > "$out.log" 2>&1 &
         local pid=$!
         # Progress: the test's own timestamped lines, its table and summary, autopkgtest's phases.
