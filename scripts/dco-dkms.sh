@@ -424,6 +424,14 @@ build_binary() {
     result PASS dco-dkms-sbuild "$NEW_DEB_F built in bookworm"
     step_done
 
+    # binary debdiff against the archive's deb12u1 .deb (file list, control fields)
+    if [[ -f $D_CACHE/$BASE_DEB_F ]]; then
+        local brc=0 bdiff=$D_OUT/${D_SRC}_${D_BASE}_to_deb12u2_all.debdiff
+        debdiff "$D_CACHE/$BASE_DEB_F" "$D_OUT/$NEW_DEB_F" > "$bdiff" || brc=$?
+        [[ $brc -le 1 ]] || die "debdiff of the .debs failed (exit $brc)"
+        info "${bdiff##*/}: $(head -n1 "$bdiff")"
+    fi
+
     # the .deb installs the patched module source
     local x
     x=$(mktemp -d)
