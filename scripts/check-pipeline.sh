@@ -147,7 +147,7 @@ check_libnames() {
 check_debdiff() {
     local d=$OUT/$DEBDIFF_NAME
     if [[ -s $d ]] && grep -qxF "+$(head -n1 "$CHANGELOG_ENTRY")" "$d" \
-            && grep -q 'Closes: #1140745' "$d" && grep -q '^+  \* Non-maintainer upload\.' "$d"; then
+            && grep -q 'Closes: #1140745' "$d" && grep -qE '^\+  \* Non-maintainer upload( by the LTS Team)?\.$' "$d"; then
         result PASS debdiff "$DEBDIFF_NAME: $(grep -c '' "$d") lines"
     else
         result FAIL debdiff "missing, empty, or without the $NEW_VERSION changelog entry (NMU, Closes: #1140745)"
