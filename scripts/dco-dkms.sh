@@ -465,6 +465,8 @@ build_binary() {
 }
 
 # ---- 5. DKMS build check on bookworm's kernel ----------------------------------------------------
+# The local .deb reaches apt inside the chroot through mmdebstrap's file-mirror-automount hooks
+# (a path outside the chroot: dpkg, chrooted, could not open it).
 # Customize hook (mmdebstrap runs it with the chroot's path as $1): dkms build of ovpn-dco for
 # the newest kernel whose headers are installed, modinfo of the built module; everything into
 # /root/dkms-check, which the next hook copies out.
@@ -500,6 +502,7 @@ dkms_check() {
     t0=$(date +%s)
     heavy as_builder mmdebstrap --mode=unshare --variant=apt --arch=amd64 \
         --include=dkms,linux-headers-amd64 --include="$job/$NEW_DEB_F" \
+        --hook-dir=/usr/share/mmdebstrap/hooks/file-mirror-automount \
         --customize-hook="$hook" \
         --customize-hook="copy-out /root/dkms-check $job/result" \
         bookworm /dev/null \
