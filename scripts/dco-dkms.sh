@@ -85,6 +85,13 @@ heavy() {
     return $rc
 }
 
+# publish FILE DEST: FILE copied to DEST atomically (helper-made VM images read the .deb from
+# out/bookworm/dco-dkms/ at any time: it is replaced, never removed while a build runs).
+publish() {
+    cp "$1" "$2.tmp.$$"
+    mv -f "$2.tmp.$$" "$2"
+}
+
 # ---- private apt ---------------------------------------------------------------------------------
 d_apt_opts() {
     D_APT_OPTS=(-o Dir::Etc::SourceList="$D_APT/sources.list" -o Dir::Etc::SourceParts=/dev/null
@@ -261,7 +268,7 @@ make_source() {
     export LC_ALL=C.UTF-8
     rm -rf "$D_BUILD"
     mkdir -p "$D_BUILD" "$D_OUT"
-    rm -f "$D_OUT"/*.dsc "$D_OUT"/*.tar.* "$D_OUT"/*.debdiff "$RECON_NOTE"
+    rm -f "$D_OUT/$DEBDIFF_F" "$RECON_NOTE"
 
     # the base source: the archive's deb12u1, or a local rebuild of it on the reconstructed orig
     local base=$D_BUILD/base base_dsc orig_sha
@@ -353,7 +360,7 @@ make_source() {
     step "dpkg-source -b ($NEW_DSC_F)"
     cp "$base/$ORIG_F" "$D_BUILD/"
     (cd "$D_BUILD" && dpkg-source -b "$D_SRC-$D_UPSTREAM" >/dev/null) || die "dpkg-source -b failed"
-    for f in "$NEW_DSC_F" "$NEW_DEBIAN_F" "$ORIG_F"; do cp "$D_BUILD/$f" "$D_OUT/$f"; done
+    for f in "$NEW_DSC_F" "$NEW_DEBIAN_F" "$ORIG_F"; do publish "$D_BUILD/$f" "$D_OUT/$f"; done
     for f in "$NEW_DSC_F" "$NEW_DEBIAN_F" "$ORIG_F"; do info "$(sha256sum "$D_OUT/$f" | cut -c1-64)  $f"; done
     step_done
 
@@ -399,7 +406,6 @@ build_binary() {
     as_builder mkdir -p "$D_JOB/in" "$D_JOB/out"
     cp "$D_OUT/$NEW_DSC_F" "$D_OUT/$NEW_DEBIAN_F" "$D_OUT/$ORIG_F" "$D_JOB/in/"
     chmod a+rX -R "$D_JOB/in"
-    rm -f "$D_OUT"/*.deb "$D_OUT"/*.buildinfo "$D_OUT"/*.changes "$D_OUT"/*.build
 
     step "sbuild: $D_SRC $D_NEW for bookworm (arch all; log: $D_JOB/out/)"
     local rc=0 t0 log
@@ -408,17 +414,18 @@ build_binary() {
         --arch-all --no-arch-any --no-run-lintian --no-run-piuparts --no-run-autopkgtest \
         --no-source-only-changes --build-dir="$D_JOB/out" "$D_JOB/in/$NEW_DSC_F" > "$D_JOB/sbuild.out" 2>&1 || rc=$?
     log=$(find "$D_JOB/out" -maxdepth 1 -type f -name "${D_SRC}_${D_NEW}_*.build" | head -n1)
-    [[ -z $log ]] || cp "$log" "$D_OUT/${D_SRC}_${D_NEW}_amd64.build"
+    [[ -z $log ]] || publish "$log" "$D_OUT/${D_SRC}_${D_NEW}_amd64.build"
     if [[ $rc -ne 0 ]]; then
+        rm -f "$D_OUT/$NEW_DEB_F"   # an older build's .deb does not match this .dsc
         tail -n 30 "${log:-$D_JOB/sbuild.out}" >&2
         result FAIL dco-dkms-sbuild "sbuild failed (exit $rc)"
         die "sbuild failed (exit $rc); full log: ${log:-$D_JOB/sbuild.out}"
     fi
     local f
+    [[ -f $D_JOB/out/$NEW_DEB_F ]] || die "sbuild produced no $NEW_DEB_F"
     for f in "$D_JOB"/out/*.deb "$D_JOB"/out/*.buildinfo "$D_JOB"/out/*.changes; do
-        [[ -f $f ]] && cp "$f" "$D_OUT/"
+        [[ -f $f ]] && publish "$f" "$D_OUT/${f##*/}"
     done
-    [[ -f $D_OUT/$NEW_DEB_F ]] || die "sbuild produced no $NEW_DEB_F"
     info "$(sha256sum "$D_OUT/$NEW_DEB_F" | cut -c1-64)  $NEW_DEB_F"
     info "sbuild took $(( $(date +%s) - t0 ))s (with the lock wait); $(grep -m1 -E '^Build-Time' "$D_OUT/${D_SRC}_${D_NEW}_amd64.build" || true)"
     result PASS dco-dkms-sbuild "$NEW_DEB_F built in bookworm"
