@@ -58,8 +58,10 @@ exec 8>"$VMOUT/.lock"
 flock -n 8 || { info "another vm-check-bookworm is running; waiting for it"; flock 8; }
 
 # image DCO_DEB: builds (or reuses) the bookworm image for this module .deb; prints its directory.
+# Without our lock's fd 8: mmdebstrap hands apt a pipe on the lowest free fd and the chroot's
+# dash ("cat >&11": Bad fd number) cannot write to an fd above 9.
 image() {
-    "$TOP/scripts/vm-image.sh" --flavour bookworm --dco-deb "$1" >&2 || return 1
+    "$TOP/scripts/vm-image.sh" --flavour bookworm --dco-deb "$1" >&2 8>&- || return 1
     "$TOP/scripts/vm-image.sh" --flavour bookworm --dco-deb "$1" --print-dir
 }
 
