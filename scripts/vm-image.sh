@@ -156,9 +156,16 @@ need mmdebstrap mkfs.ext4 sha256sum flock
 step "Building VM image ($FLAVOUR) in $DIR"
 t0=$(date +%s)
 TMP=$CACHE/vm/tmp-$NAME-$KEY
+# release_mounts DIR: unmount what an interrupted or failed mmdebstrap left mounted under DIR (the
+# module .deb's bind mount); otherwise removing DIR fails, and with it every later build.
+release_mounts() {
+    awk -v d="$1/" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r |
+        while read -r m; do umount "$m" 2>/dev/null || umount -l "$m"; done
+}
+release_mounts "$TMP"
 rm -rf "$TMP"
 mkdir -p "$TMP"
-trap 'rm -rf "$TMP/rootfs"' EXIT
+trap 'release_mounts "$TMP"; rm -rf "$TMP/rootfs"' EXIT
 ROOTFS=$TMP/rootfs
 
 printf '%s' "$CUSTOMIZE" > "$TMP/customize.sh"
