@@ -146,7 +146,7 @@ EOF
     cat <<EOF
 
 [ Risks ]
-$(fold -s -w 76 <<< "The change is confined to the DCO notification handling and the closing of client instances that the kernel deleted; the patches (not the tests) change $touched Patches 1-5 are upstream commits (OpenVPN 2.6.18, 2.6.20, 2.6.22) backported with minimal adaptation. Patches 6-8 are Debian-only, not forwarded yet (the reports are written): they move the closing of an instance out of netlink request callbacks and make a netlink overrun survivable; both are covered by the new unit tests and the storm test. Without DCO (no ovpn-dco module, or --disable-dco) no kernel notification arrives and the new code stays idle." | sed 's/ *$//')
+$(fold -s -w 76 <<< "The change is confined to the DCO notification handling and the closing of client instances that the kernel deleted; the patches (not the tests) change $touched Patches 1-5 are upstream commits (OpenVPN 2.6.18, 2.6.20, 2.6.22) backported with minimal adaptation. Patches 6-9 are Debian-only, not forwarded yet (the reports are written): they move the closing of an instance out of netlink request callbacks, make a netlink overrun survivable, and make a key that ovpn-dco refuses for one client (its peer expired during the handshake) restart that client instead of exiting the server; all are covered by the new unit tests, the first two also by the storm test. Without DCO (no ovpn-dco module, or --disable-dco) no kernel notification arrives and the new code stays idle." | sed 's/ *$//')
 
 [ Checklist ]
   [x] *all* changes are documented in the d/changelog
@@ -154,7 +154,7 @@ $(fold -s -w 76 <<< "The change is confined to the DCO notification handling and
   [x] attach debdiff against the package in (old)stable
   [ ] the issue is verified as fixed in unstable
       (unstable has OpenVPN 2.7 with upstream's fix; the Debian-only
-      patches 6-8 are not in unstable)
+      patches 6-9 are not in unstable)
 
 [ Changes ]
 $(dpkg-parsechangelog -l "$NEW_TREE/debian/changelog" -SChanges | sed -n '4,$p')
