@@ -12,12 +12,15 @@
 #      peer's own NEW_PEER),
 #      and so is the loss of either untested upstream backport (5b17c050: key-state desync
 #      ASSERTs again; fae4a9e3: DCO socket not waited on after a --persist-tun reconnect);
+#   3b. each patch added after the series landed (LANDED_AFTER), reverse-applied alone: its
+#      real-code test case must fail (the landed deb13u4 code), every other case must pass;
 #   4. fixed tree under ASan+UBSan (leak checks included): every unit test passes, and each
 #      case of the real-code DCO server test (dco_server_testdriver, test_dco_server.c from
 #      dco-unit-test-real-code.patch) is reported;
 #   5. "upstream's picks alone" (Debian's series + the three upstream backports + the test
 #      patches) under ASan: the real-code test must fail in exactly its race cases and the
-#      cases of the two backports that tree lacks (fae4a9e3, 5b17c050).
+#      cases of the two backports that tree lacks (fae4a9e3, 5b17c050), and the refused key
+#      (it lacks dco-close-client-whose-key-cannot-be-installed.patch).
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=pkg-lib.sh
@@ -30,11 +33,14 @@ TEST_PATCH=dco-unit-test-notifications.patch
 # three picks alone a DEL_PEER read inside a netlink request closes and frees the instance.
 REAL_TEST_PATCH=dco-unit-test-real-code.patch
 PICKS="dco-port-core-context-infrastructure.patch dco-backport-immediate-notification-processing.patch dco-linux-enforce-ifindex-only-for-DEL_PEER-notifications.patch"
-PICKS_EXPECTED_FAIL="test_dup_cn_del_peer_of_next test_kill_by_cn_del_peer_of_next test_key_update_del_peer_self test_post_second_reference test_shutdown_del_peers test_overrun_resync test_overrun_inside_request test_late_ack_of_abandoned_request test_overrun_socket_stays_congested test_del_peer_during_new_peer test_malformed_before_del_peer test_key_desync_primary_not_installed test_key_desync_swap test_key_install_with_two_installed test_persist_tun_reconnect_dco_event"
+PICKS_EXPECTED_FAIL="test_dup_cn_del_peer_of_next test_kill_by_cn_del_peer_of_next test_key_update_del_peer_self test_post_second_reference test_shutdown_del_peers test_overrun_resync test_overrun_inside_request test_late_ack_of_abandoned_request test_overrun_socket_stays_congested test_del_peer_during_new_peer test_malformed_before_del_peer test_key_desync_primary_not_installed test_key_desync_swap test_key_install_with_two_installed test_key_install_peer_gone test_persist_tun_reconnect_dco_event"
 MUTANT_EXPECTED_FAIL="test_malformed_before_del_peer test_tcp_server_wiring test_late_ack_of_abandoned_request test_overrun_inside_request test_overrun_socket_stays_congested test_del_peer_during_new_peer"
 # The cases of upstream 5b17c050 (key-state desync) and fae4a9e3 (persist-tun), which upstream
 # has no test for: they must fail on a mutant that undoes both (tests/unit/mutant-backports.sh).
 BACKPORTS_EXPECTED_FAIL="test_key_desync_primary_not_installed test_key_desync_swap test_key_install_with_two_installed test_persist_tun_reconnect_dco_event"
+# Patches added after the series landed, each with the real-code case that must fail without it
+# (PATCH:CASE ...; tests/unit/without-patch.sh).
+LANDED_AFTER="dco-close-client-whose-key-cannot-be-installed.patch:test_key_install_peer_gone"
 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
 REAL_SKIP="$REAL_TEST_PATCH is not listed in debian/patches/series.append"
 UNIT=$BUILD/unit
@@ -234,6 +240,26 @@ else
     result FAIL "unit/dco-server backports mutant: could not build or run" "see $UNIT/mutant-backports.log"
 fi
 step_done
+
+for item in $LANDED_AFTER; do
+    p=${item%%:*} case=${item#*:}
+    step "real-code DCO test on the landed code: the series without $p (must fail in: $case)"
+    log=$UNIT/without-${p%.patch}.log
+    if ! real_test_listed; then
+        result SKIP "unit/dco-server without $p" "$REAL_SKIP"
+    elif ! our_patches | grep -qxF "$p"; then
+        result FAIL "unit/dco-server without $p" "$p is not in debian/patches/series.append"
+    elif "$TOP/tests/unit/without-patch.sh" "$UNIT/fixed-src" "$UNIT/fixed" \
+            "$UNIT/fixed-src/debian/patches/$p" > "$log" 2>&1; then
+        judge_cases "unit/dco-server without $p" "$case" "fails on the landed code, as expected" \
+            "passes on the landed code too" "$log" \
+            < <(sed -nE -e 's/^ok [0-9]+ - (test_[a-z0-9_]+).*/ok \1/p' \
+                        -e 's/^not ok [0-9]+ - (test_[a-z0-9_]+).*/fail \1/p' "$log")
+    else
+        result FAIL "unit/dco-server without $p: could not build or run" "see $log"
+    fi
+    step_done
+done
 
 step "unit tests under ASan+UBSan (fixed tree)"
 configure_build "$UNIT/fixed-src" "$UNIT/asan" CFLAGS="-g -O1 $SAN" LDFLAGS="$SAN"
