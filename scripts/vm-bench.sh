@@ -1,45 +1,136 @@
 #!/bin/bash
-# make bench (not in CI): the DCO storm (debian/tests/dco-storm) at several N, repeated, for
+# make bench (not in CI): the DCO storm (debian/tests/dco-storm) at scale, three builds side by side:
 #   stock  the archive's openvpn 2.6.14-1+deb13u3 (trixie kernel, ovpn-dco-v2 via DKMS)
 #   fixed  our 2.6.14-1+deb13u4 from out/ (same image)
 #   bpo    trixie-backports' openvpn 2.7.x on trixie-backports' kernel (in-tree ovpn module):
 #          upstream's native fix, an anchor for the fixed behaviour
-# One VM boot per variant runs every N and repetition, each storm with a fresh server and
-# fresh clients. Writes out/bench/bench.csv, bench.png (stale instances, drain time and server
-# CPU per deletion against N) and bench.md (a table for the README).
 #
-# Environment: BENCH_N ("32 64 128 256"), BENCH_REPEAT (2), BENCH_VARIANTS ("stock fixed bpo"),
-#   BENCH_STRESS (stress-ng CPU workers during the storm, 0), VM_RAM (6144), VM_CPUS (2), VM_ACCEL;
-#   BENCH_REUSE=1 re-summarises existing out/bench/<variant>.log files instead of running storms;
-#   BENCH_DIR (out/bench) where logs and results go.
-# Measurement: see the header of debian/tests/dco-storm. cpu_ms_per_deletion = server CPU time
-# from the first to the last reap (cpu_reap_s), divided by the number of instances reaped (N - stale).
+# The matrix (issue 9), one VM boot per line, each storm with a fresh server and fresh clients
+# unless it is a soak:
+#   <v>           storm, N in BENCH_N (128 256 512 1024), BENCH_REPEAT (3) storms per N, stress-ng
+#                 with BENCH_STRESS (2) CPU workers during each storm; fixed at the largest N:
+#                 BENCH_REPEAT_FIXED_MAX (10) storms
+#   <v>-nostress  storm at the largest N without stress-ng, BENCH_REPEAT storms
+#   <v>-distinct  per-client certificates, no --duplicate-cn, clients reconnecting while the
+#                 kernel's deletions are processed (multi_delete_dup), largest N, one storm
+#                 (dco-storm's distinct phase 1; DCO_STORM_SIGNALS=0), stress as above
+#   <v>-soak      10 storm/reconnect cycles (BENCH_SOAK_CYCLES) on ONE server at BENCH_SOAK_N
+#                 (256), stress as above; per cycle the server's RSS and open fds
+# for each variant v in BENCH_VARIANTS ("stock fixed bpo"); which of the four run is BENCH_CONFIGS
+# ("storm nostress distinct soak"), the soak and distinct ones only for BENCH_SOAK_VARIANTS
+# ("fixed") and BENCH_DISTINCT_VARIANTS ("stock fixed bpo").
+#
+# Cheap clients at N=1024 under TCG (each documented in the header of debian/tests/dco-storm):
+# DCO_STORM_FREEZE=1 (clients SIGSTOPped during the block, SIGCONT at the lift),
+# DCO_STORM_CLIENT_DEV=null, DCO_STORM_START_BATCH=64, DCO_STORM_PLATEAU=60 (a leaking server's
+# reconnect wait ends once the free slots are taken); BENCH_STORM_ENV adds or overrides
+# DCO_STORM_* settings ("K=V K=V"). The server side is unchanged: DCO, --max-clients N,
+# keepalive 2 10, the kernel's default net.core.rmem_max, management polled once a second.
+#
+# Results in BENCH_DIR (out/bench): <label>.log (autopkgtest), bench.csv (one row per storm or
+# soak cycle), then scripts/bench-report.sh: bench-mean.csv, bench.md (README tables), bench.png,
+# bench-soak.png, scaling.txt.
+#
+# Smaller versions: BENCH_N="128 256" BENCH_REPEAT=1 BENCH_REPEAT_FIXED_MAX=1
+#   BENCH_CONFIGS=storm BENCH_VARIANTS="stock fixed"; BENCH_QUICK=1 = N 32 64, one storm each,
+#   soak at 32 with 3 cycles, distinct at 64. BENCH_ESTIMATE=1 prints the matrix and its
+#   estimated wall time (model measured on the 2-core TCG host, see estimate()) and exits.
+#   BENCH_REUSE=1 re-summarises existing <label>.log files instead of running storms.
+# VM: VM_RAM (8192 MiB: ~3-4 MiB per client process at N=1024), VM_CPUS (2), VM_ACCEL,
+#   VM_TEST_TIMEOUT (autopkgtest's per-test limit, 21600 s here: the fixed line at 1024 is long).
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=scripts/vm-lib.sh
 . "$(dirname "$0")/vm-lib.sh"
 
-BENCH_N=${BENCH_N:-32 64 128 256}
-BENCH_REPEAT=${BENCH_REPEAT:-2}
+if [ -n "${BENCH_QUICK:-}" ]; then
+    : "${BENCH_N:=32 64}" "${BENCH_REPEAT:=1}" "${BENCH_REPEAT_FIXED_MAX:=1}" "${BENCH_SOAK_N:=32}" "${BENCH_SOAK_CYCLES:=3}"
+fi
+BENCH_N=${BENCH_N:-128 256 512 1024}
+BENCH_REPEAT=${BENCH_REPEAT:-3}
+BENCH_REPEAT_FIXED_MAX=${BENCH_REPEAT_FIXED_MAX:-10}
 BENCH_VARIANTS=${BENCH_VARIANTS:-stock fixed bpo}
-BENCH_STRESS=${BENCH_STRESS:-0}
-export VM_RAM=${VM_RAM:-6144}
+BENCH_CONFIGS=${BENCH_CONFIGS:-storm nostress distinct soak}
+BENCH_SOAK_VARIANTS=${BENCH_SOAK_VARIANTS:-fixed}
+BENCH_DISTINCT_VARIANTS=${BENCH_DISTINCT_VARIANTS:-stock fixed bpo}
+BENCH_SOAK_N=${BENCH_SOAK_N:-256}
+BENCH_SOAK_CYCLES=${BENCH_SOAK_CYCLES:-10}
+BENCH_STRESS=${BENCH_STRESS:-2}
+BENCH_STORM_ENV=${BENCH_STORM_ENV:-}
+export VM_RAM=${VM_RAM:-8192} VM_TEST_TIMEOUT=${VM_TEST_TIMEOUT:-21600}
 B=${BENCH_DIR:-$OUT/bench}
+BIG_N=$(tr ' ' '\n' <<<"$BENCH_N" | grep -E '^[0-9]+$' | sort -n | tail -n1)
+[ -n "$BIG_N" ] || die "BENCH_N has no number"
+COMMON_ENV=(DCO_STORM_FREEZE=1 DCO_STORM_CLIENT_DEV=null DCO_STORM_START_BATCH=64 DCO_STORM_PLATEAU=60)
+
+in_list() { [[ " $2 " == *" $1 "* ]]; }
+
+# matrix: one line per VM run: LABEL VARIANT SCENARIO NSPEC REPEAT STRESS CYCLES (NSPEC: N or
+# N:R, comma-separated).
+matrix() {
+    local v nspec n
+    for v in $BENCH_VARIANTS; do
+        if in_list storm "$BENCH_CONFIGS"; then
+            nspec=
+            for n in $BENCH_N; do
+                if [ "$v" = fixed ] && [ "$n" = "$BIG_N" ]; then nspec+=",$n:$BENCH_REPEAT_FIXED_MAX"; else nspec+=",$n"; fi
+            done
+            echo "$v $v storm ${nspec#,} $BENCH_REPEAT $BENCH_STRESS 1"
+        fi
+        if in_list nostress "$BENCH_CONFIGS" && [ "$BENCH_STRESS" != 0 ]; then
+            echo "$v-nostress $v storm $BIG_N $BENCH_REPEAT 0 1"
+        fi
+        if in_list distinct "$BENCH_CONFIGS" && in_list "$v" "$BENCH_DISTINCT_VARIANTS"; then
+            echo "$v-distinct $v distinct $BIG_N 1 $BENCH_STRESS 1"
+        fi
+        if in_list soak "$BENCH_CONFIGS" && in_list "$v" "$BENCH_SOAK_VARIANTS"; then
+            for n in $BENCH_SOAK_N; do echo "$v-soak-$n $v soak $n 1 $BENCH_STRESS $BENCH_SOAK_CYCLES"; done
+        fi
+    done
+}
+
+# estimate: wall time of the matrix, from a model fitted to this host's runs (2-core AMD EPYC,
+# TCG, 2 vCPUs; see tests/storm/README.md "At scale"): per VM boot BOOT s; per storm with fresh
+# clients setup + connect = SETUP_PER_N * N s, the storm itself 2 x timeout + margin + stale
+# check (~60 s), the reconnect RECON_PER_N * N s (stock: until the plateau, ~PLATEAU + 30 s),
+# bytes checks ~15 s; a soak cycle = storm + reconnect without the setup.
+estimate() {
+    awk -v boot=90 -v setup="${EST_SETUP_PER_N:-0.55}" -v recon="${EST_RECON_PER_N:-0.30}" '
+        { split($4, ns, ","); t = boot
+          for (i in ns) { split(ns[i], a, ":"); n = a[1]; r = (2 in a) ? a[2] : $5
+              rc = ($2 == "stock") ? 90 : recon * n + 10
+              if ($3 == "distinct") { cyc = 60 + recon * n; pki = 0.25 * n } else { cyc = 75 + rc; pki = 0 }
+              per = setup * n + 20 + pki + $7 * cyc
+              t += r * per
+              if (n > big) big = n }
+          printf "  %-18s %-6s %-8s N=%-22s repeat %-2s stress %s cycles %-2s ~%3d min\n", $1, $2, $3, $4, $5, $6, $7, t / 60
+          total += t }
+        END { printf "  estimated wall time: ~%.1f h (%d min)\n", total / 3600, total / 60 }'
+}
+
 mkdir -p "$B"
+if [ -n "${BENCH_ESTIMATE:-}" ]; then
+    info "matrix (one VM boot per line) and estimated wall time on this 2-core TCG host:"
+    matrix | estimate
+    exit 0
+fi
 [ "$(id -u)" = 0 ] || die "run as root"
 vm_need
 need gnuplot
 T0=$(date +%s)
+matrix > "$B/matrix.txt"
+info "matrix (one VM boot per line):"
+estimate < "$B/matrix.txt"
 
 CSV=$B/bench.csv
-echo "variant,version,kernel,module,accel,cpus,n,round,stale,stale_file,nclients_after,drain_s,first_reap_s,cpu_s,cpu_reap_s,reap_span_s,reaped,cpu_ms_per_deletion,reconnected,reconnect_s,rejected,connect_s,stress,result" > "$CSV"
+echo "label,variant,scenario,version,kernel,module,accel,cpus,n,round,cycle,stale,stale_file,nclients_after,drain_s,drain_excess_s,first_reap_s,cpu_s,cpu_reap_s,reap_span_s,reaped,cpu_ms_per_reaped,nl_err_lines,nl_resync_lines,nl_drops_max,sys_rmem_max,survived,reconnected,reconnect_s,rejected,connect_s,rss0_kb,fds0,rss_kb,fds,dup_events,stress,freeze,client_dev,plateau,result" > "$CSV"
 
-bench_variant() {
-    local v=$1 flavour=trixie debs=() img accel rc=0
-    if [ -n "${BENCH_REUSE:-}" ] && [ -s "$B/$v.log" ]; then
-        info "$v: BENCH_REUSE set, summarising the existing $B/$v.log"
-        accel=$(grep -ao 'accel [a-z]*' "$B/$v.log" | head -n1 | cut -d' ' -f2 || true); accel=${accel:-tcg}
-        bench_csv "$v" "$accel"
+bench_run() {
+    local label=$1 v=$2 scenario=$3 nspec=$4 repeat=$5 stress=$6 cycles=$7 flavour=trixie debs=() img accel rc=0
+    if [ -n "${BENCH_REUSE:-}" ] && [ -s "$B/$label.log" ]; then
+        info "$label: BENCH_REUSE set, summarising the existing $B/$label.log"
+        accel=$(grep -ao 'accel [a-z]*' "$B/$label.log" | tail -n1 | cut -d' ' -f2 || true); accel=${accel:-tcg}
+        bench_csv "$label" "$v" "$accel"
         return 0
     fi
     case $v in
@@ -49,118 +140,46 @@ bench_variant() {
         bpo)   flavour=bpo; mapfile -t debs < <(archive_debs "trixie-backports" "openvpn/trixie-backports") ;;
         *) die "unknown variant $v" ;;
     esac
-    step "bench $v: image ($flavour)"
+    step "bench $label: image ($flavour)"
     "$TOP/scripts/vm-image.sh" --flavour "$flavour"
     img=$("$TOP/scripts/vm-image.sh" --flavour "$flavour" --print-dir)
     accel=$(vm_accel "$img")
     step_done
-    step "bench $v: N in {$BENCH_N} x $BENCH_REPEAT storms, ${debs[*]##*/}"
+    step "bench $label: $scenario, N in {${nspec//,/ }} x $repeat, stress-ng --cpu $stress, $cycles cycle(s), ${debs[*]##*/}"
     export TREE_DROP_DEPS=; [ "$v" != bpo ] || TREE_DROP_DEPS=openvpn-dco-dkms
-    run_storm "$v" "$img" "$B/$v" "DCO_STORM_CLIENTS=$BENCH_N" "DCO_STORM_REPEAT=$BENCH_REPEAT" \
-        "DCO_STORM_STRESS=$BENCH_STRESS" -- "${debs[@]}" || rc=$?
+    local envs=("${COMMON_ENV[@]}" "DCO_STORM_SCENARIO=$scenario" "DCO_STORM_CLIENTS=${nspec//,/ }"
+        "DCO_STORM_REPEAT=$repeat" "DCO_STORM_STRESS=$stress" "DCO_STORM_CYCLES=$cycles" DCO_STORM_SIGNALS=0)
+    local kv
+    for kv in $BENCH_STORM_ENV; do envs+=("$kv"); done
+    run_storm "$label" "$img" "$B/$label" "${envs[@]}" -- "${debs[@]}" || rc=$?
     info "autopkgtest exit status $rc (4 = some storm failed, expected for stock)"
-    echo "accel $accel" >> "$B/$v.log"
-    bench_csv "$v" "$accel"
+    echo "accel $accel" >> "$B/$label.log"
+    bench_csv "$label" "$v" "$accel"
     step_done
 }
 
-# bench_csv VARIANT ACCEL: the DCO-STORM-SUMMARY lines of out/bench/VARIANT.log as CSV rows.
+# bench_csv LABEL VARIANT ACCEL: the DCO-STORM-SUMMARY lines of $B/LABEL.log as CSV rows.
 bench_csv() {
-    local v=$1 accel=$2
-    grep -a '^DCO-STORM-SUMMARY ' "$B/$v.log" | sed 's/^DCO-STORM-SUMMARY //' | awk -v variant="$v" -v accel="${accel%%,*}" '
-        { delete f; for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
-          if (!("cpu_reap_s" in f)) { f["cpu_reap_s"] = "NA"; f["reap_span_s"] = "NA" }
-          reaped = (f["stale"] ~ /^[0-9]+$/) ? f["n"] - f["stale"] : "NA"
-          per = (f["cpu_reap_s"] ~ /^[0-9.]+$/ && reaped != "NA" && reaped > 0) ? sprintf("%.2f", 1000 * f["cpu_reap_s"] / reaped) : "NA"
-          print variant "," f["version"] "," f["kernel"] "," f["module"] "," accel "," f["cpus"] "," f["n"] "," f["round"] "," \
-                f["stale"] "," f["stale_file"] "," f["nclients_after"] "," f["drain_s"] "," f["first_reap_s"] "," \
-                f["cpu_s"] "," f["cpu_reap_s"] "," f["reap_span_s"] "," reaped "," per "," f["reconnected"] "," \
-                f["reconnect_s"] "," f["rejected"] "," f["connect_s"] "," f["stress"] "," f["result"] }' >> "$CSV"
+    local label=$1 v=$2 accel=$3
+    grep -a '^DCO-STORM-SUMMARY ' "$B/$label.log" | sed 's/^DCO-STORM-SUMMARY //' \
+        | awk -v label="$label" -v variant="$v" -v accel="${accel%%,*}" '
+        function g(k) { return (k in f && f[k] != "") ? f[k] : "NA" }
+        { delete f; for (i = 1; i <= NF; i++) { j = index($i, "="); f[substr($i, 1, j - 1)] = substr($i, j + 1) }
+          if (!("reconnect_s" in f) && ("p1_reconnect_s" in f)) f["reconnect_s"] = f["p1_reconnect_s"]
+          reaped = (g("stale") ~ /^[0-9]+$/) ? f["n"] - f["stale"] : "NA"
+          per = (g("cpu_reap_s") ~ /^[0-9.]+$/ && reaped != "NA" && reaped > 0) ? sprintf("%.2f", 1000 * f["cpu_reap_s"] / reaped) : "NA"
+          print label "," variant "," g("scenario") "," g("version") "," g("kernel") "," g("module") "," accel "," g("cpus") "," \
+                g("n") "," g("round") "," (g("cycle") == "NA" ? 1 : g("cycle")) "," g("stale") "," g("stale_file") "," \
+                g("nclients_after") "," g("drain_s") "," g("drain_excess_s") "," g("first_reap_s") "," g("cpu_s") "," \
+                g("cpu_reap_s") "," g("reap_span_s") "," reaped "," per "," g("nl_err_lines") "," g("nl_resync_lines") "," \
+                g("nl_drops_max") "," g("sys_rmem_max") "," g("survived") "," g("reconnected") "," g("reconnect_s") "," \
+                g("rejected") "," g("connect_s") "," g("rss0_kb") "," g("fds0") "," g("rss_kb") "," g("fds") "," \
+                g("dup_events") "," g("stress") "," g("freeze") "," g("client_dev") "," g("plateau") "," g("result") }' >> "$CSV"
 }
 
-for v in $BENCH_VARIANTS; do bench_variant "$v"; done
+while read -r label v scenario nspec repeat stress cycles; do
+    bench_run "$label" "$v" "$scenario" "$nspec" "$repeat" "$stress" "$cycles"
+done < "$B/matrix.txt"
 
-step "bench results"
-column -s, -t < "$CSV" | sed 's/^/    /'
-
-# Means per variant and N (NA values skipped) -> bench-mean.dat (gnuplot) and bench.md (README).
-awk -F, 'NR > 1 { k = $1 SUBSEP $7; cnt[k]++; ver[k] = $2; acc[k] = $5
-        if (!(k in seen)) { seen[k] = 1; order[++no] = k }
-        s[k] += $9; if ($12 != "NA") { d[k] += $12; dn[k]++ } if ($14 != "NA") { c[k] += $14; cn[k]++ }
-        if ($15 != "NA") { cr[k] += $15; crn[k]++ }
-        if ($18 != "NA") { p[k] += $18; pn[k]++ } r[k] += $19; rj[k] += $21; if ($24 == "PASS") ok[k]++ }
-    END {
-        for (i = 1; i <= no; i++) { k = order[i]; split(k, a, SUBSEP)
-            printf "%s %d %.1f %s %s %s %.1f %d %d/%d %s %s %s\n", a[1], a[2], s[k] / cnt[k],
-                dn[k] ? sprintf("%.1f", d[k] / dn[k]) : "NaN", cn[k] ? sprintf("%.2f", c[k] / cn[k]) : "NaN",
-                pn[k] ? sprintf("%.2f", p[k] / pn[k]) : "NaN", r[k] / cnt[k], rj[k] / cnt[k], ok[k] + 0, cnt[k], ver[k], acc[k],
-                crn[k] ? sprintf("%.2f", cr[k] / crn[k]) : "NaN" } }' \
-    "$CSV" > "$B/bench-mean.dat"
-tr ' ' ',' < "$B/bench-mean.dat" > "$B/bench-mean.csv"
-{
-    echo "Machine: $(nproc)-core host ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), guest 2 vCPUs, accel $(awk '{print $11; exit}' "$B/bench-mean.dat"), VM RAM ${VM_RAM} MiB; $BENCH_REPEAT storms per N, means shown."
-    echo "Command: \`BENCH_N=\"$BENCH_N\" BENCH_REPEAT=$BENCH_REPEAT make bench\` ($(date -u +%F))"
-    echo
-    echo "| variant | version | N | stale | drain (s) | server CPU, block..drain end (s) | CPU reaping (s) | CPU per reaped peer (ms) | reconnected | rejections | storms passed |"
-    echo "|---|---|---|---|---|---|---|---|---|---|---|"
-    awk '{ if ($4 == "NaN") $4 = "never"; for (i = 5; i <= NF; i++) if ($i == "NaN") $i = "n/a"
-           printf "| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $10, $2, $3, $4, $5, $12, $6, $7, $8, $9 }' "$B/bench-mean.dat"
-    echo
-    echo "How measured (debian/tests/dco-storm, inside the VM): N clients in their own network namespaces"
-    echo "connect to a DCO server with --max-clients N, keepalive 2 10; the server's inbound UDP is then"
-    echo "dropped (nftables) so the kernel deletes all N peers ~20 s later. stale = instances listed by"
-    echo "management 'status 2' after 2x timeout + 20 s (the status file must agree); drain = block until"
-    echo "load-stats nclients first reads 0 (includes the 20 s timeout; never = did not reach 0); CPU ="
-    echo "server run time (/proc/PID/schedstat) from the block to the end of the drain window; CPU reaping ="
-    echo "from the last 1 s sample before nclients first dropped to the sample at which it last changed,"
-    echo "per reaped peer = that / (N - stale); reconnected = clients back in within 60 + N/2 s of"
-    echo "lifting the block; rejections = 'would exceed maximum number of clients' lines after the lift."
-} > "$B/bench.md"
-cat "$B/bench.md"
-
-# Where does a variant's CPU per deletion grow with N (i.e. total cost faster than linear)?
-awk '$6 != "NaN" { if (!($1 in lo)) { lo[$1] = $6; ln[$1] = $2 } hi[$1] = $6; hn[$1] = $2 }
-    END { for (v in lo) if (hn[v] > ln[v])
-        printf "    %s: CPU per reaped instance %.2f ms at N=%d -> %.2f ms at N=%d (x%.1f for x%.1f N)%s\n", v, lo[v], ln[v], hi[v], hn[v],
-            (lo[v] > 0 ? hi[v] / lo[v] : 0), hn[v] / ln[v], (lo[v] > 0 && hi[v] / lo[v] > 1.5 ? ": grows faster than linear" : ": about linear") }' \
-    "$B/bench-mean.dat" | tee "$B/scaling.txt"
-
-# Panels: stale, drain time, server CPU in the drain; CPU per reaped instance when measured.
-# Points: each storm; lines: means per N (bench-mean.csv).
-panels=3 per_panel=
-if awk -F, 'NR > 1 && $18 ~ /^[0-9.]+$/ { found = 1 } END { exit !found }' "$CSV"; then
-    panels=4
-    per_panel="set title \"server CPU per reaped instance (first..last reap)\"
-set ylabel \"ms CPU / reaped instance\"
-plot for [i=1:words(V)] CSV using (strcol(1) eq word(V,i) ? \$7 : NaN):(\$18) with points pt 7 lc i title word(V,i), \\
-     for [i=1:words(V)] MEAN using (strcol(1) eq word(V,i) ? \$2 : NaN):(\$6) with lines lc i notitle"
-fi
-gnuplot <<EOF || info "gnuplot failed; the CSV and table are still there"
-set terminal pngcairo size $(( panels * 500 )),450 font ",10"
-set output "$B/bench.png"
-set multiplot layout 1,$panels title "DCO peer-deletion storm ($BENCH_REPEAT storms per N, 2 vCPUs, accel $(awk '{print $11; exit}' "$B/bench-mean.dat"); see bench.md)"
-set datafile separator ","
-V = "$BENCH_VARIANTS"
-CSV = "$CSV"
-MEAN = "$B/bench-mean.csv"
-set key top left
-set grid
-set xlabel "N (clients = --max-clients)"
-set logscale x 2
-set title "stale client instances after the drain"
-set ylabel "stale instances"
-plot for [i=1:words(V)] CSV using (strcol(1) eq word(V,i) ? \$7 : NaN):(\$9) with points pt 7 lc i title word(V,i), \
-     for [i=1:words(V)] MEAN using (strcol(1) eq word(V,i) ? \$2 : NaN):(\$3) with lines lc i notitle, \
-     x with lines dt 2 lc rgb "gray" title "N (all leaked)"
-set title "drain time (block -> 0 instances; stock never drains)"
-set ylabel "seconds (incl. 20 s keepalive timeout)"
-plot for [i=1:words(V)] CSV using (strcol(1) eq word(V,i) ? \$7 : NaN):(\$12) with points pt 7 lc i title word(V,i), \
-     for [i=1:words(V)] MEAN using (strcol(1) eq word(V,i) ? \$2 : NaN):(\$4) with lines lc i notitle
-set title "server CPU from the block to the end of the drain"
-set ylabel "CPU seconds"
-plot for [i=1:words(V)] CSV using (strcol(1) eq word(V,i) ? \$7 : NaN):(\$14) with points pt 7 lc i title word(V,i), \
-     for [i=1:words(V)] MEAN using (strcol(1) eq word(V,i) ? \$2 : NaN):(\$5) with lines lc i notitle
-$per_panel
-unset multiplot
-EOF
-info "wrote $CSV, $B/bench.png, $B/bench.md ($(( $(date +%s) - T0 ))s in all)"
+BENCH_WALL_S=$(( $(date +%s) - T0 )) "$TOP/scripts/bench-report.sh" "$B"
+info "wrote $CSV and the report in $B ($(( $(date +%s) - T0 ))s in all)"

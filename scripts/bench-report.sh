@@ -1,0 +1,167 @@
+#!/bin/bash
+# scripts/bench-report.sh [DIR]: the report of a `make bench` run from DIR/bench.csv (DIR: out/bench).
+# Writes, next to it:
+#   bench-mean.csv/.dat  means per label (build + configuration) and N; the first 12 columns keep
+#                        the layout scripts/pu-request.sh reads (label N stale drain cpu per-reaped
+#                        reconnected rejections passed version accel cpu-reap), then drain excess,
+#                        stale max, netlink error lines, netlink drops max, survived, stress,
+#                        scenario, variant, connect s, reconnect s, storms
+#   bench.md             the README tables (machine, accel, date, command; storms; soak cycles)
+#   bench.png            stale, drain excess and CPU per reaped instance against N, one line per build
+#   bench-soak.png       the soak: server RSS and open fds per cycle
+#   scaling.txt          per build: CPU per reaped instance at the smallest and largest N
+# Run by scripts/vm-bench.sh at its end; on its own it regenerates the report of an earlier run.
+# BENCH_WALL_S: the run's wall time, printed in bench.md when set.
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+B=${1:-${BENCH_DIR:-$OUT/bench}}
+CSV=$B/bench.csv
+[ -s "$CSV" ] || die "$CSV missing: run make bench first"
+
+# shellcheck disable=SC2016  # awk code, not shell expansions
+# awk prologue: column numbers by header name (c["stale"] ...), NA-aware helpers.
+AWK_COLS='BEGIN { FS = "," } NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+function v(k) { return $(c[k]) }
+function num(x) { return x ~ /^-?[0-9]+([.][0-9]+)?$/ }'
+
+# ---- means per label and N
+awk "$AWK_COLS"'
+    { k = v("label") SUBSEP v("n"); if (!(k in cnt)) order[++no] = k
+      cnt[k]++; ver[k] = v("version"); acc[k] = v("accel"); st[k] = v("stress"); sc[k] = v("scenario"); va[k] = v("variant")
+      if (num(v("stale"))) { s[k] += v("stale"); sn[k]++; if (!(k in smax) || v("stale") + 0 > smax[k]) smax[k] = v("stale") + 0 }
+      if (num(v("drain_s"))) { d[k] += v("drain_s"); dn[k]++ }
+      if (num(v("drain_excess_s"))) { de[k] += v("drain_excess_s"); den[k]++ }
+      if (num(v("cpu_s"))) { cs[k] += v("cpu_s"); csn[k]++ }
+      if (num(v("cpu_reap_s"))) { cr[k] += v("cpu_reap_s"); crn[k]++ }
+      if (num(v("cpu_ms_per_reaped"))) { p[k] += v("cpu_ms_per_reaped"); pn[k]++ }
+      if (num(v("reconnected"))) { r[k] += v("reconnected"); rn[k]++ }
+      if (num(v("rejected"))) { rj[k] += v("rejected"); rjn[k]++ }
+      if (num(v("nl_err_lines"))) ne[k] += v("nl_err_lines")
+      if (num(v("nl_drops_max")) && (!(k in nd) || v("nl_drops_max") + 0 > nd[k])) nd[k] = v("nl_drops_max") + 0
+      if (num(v("connect_s"))) { co[k] += v("connect_s"); con[k]++ }
+      if (num(v("reconnect_s"))) { rc[k] += v("reconnect_s"); rcn[k]++ }
+      if (v("survived") != "no") sv[k]++
+      if (v("result") == "PASS") ok[k]++ }
+    function m(a, n, k, f) { return (n[k] ? sprintf(f, a[k] / n[k]) : "NaN") }
+    END { for (i = 1; i <= no; i++) { k = order[i]; split(k, a, SUBSEP)
+        print a[1], a[2], m(s, sn, k, "%.1f"), m(d, dn, k, "%.1f"), m(cs, csn, k, "%.2f"), m(p, pn, k, "%.2f"),
+              m(r, rn, k, "%.1f"), m(rj, rjn, k, "%.1f"), (ok[k] + 0) "/" cnt[k], ver[k], acc[k], m(cr, crn, k, "%.2f"),
+              m(de, den, k, "%.1f"), (k in smax ? smax[k] : "NaN"), ne[k] + 0, (k in nd ? nd[k] : "NaN"),
+              (sv[k] + 0) "/" cnt[k], st[k], sc[k], va[k], m(co, con, k, "%.0f"), m(rc, rcn, k, "%.0f"), cnt[k] } }' \
+    "$CSV" > "$B/bench-mean.dat"
+tr ' ' ',' < "$B/bench-mean.dat" > "$B/bench-mean.csv"
+
+accel=$(awk -F, 'NR == 2 { print $7 }' "$CSV")
+cpus=$(awk -F, 'NR == 2 { print $8 }' "$CSV")
+labels=$(awk '{ print $1 }' "$B/bench-mean.dat" | awk '!seen[$0]++' | tr '\n' ' ')
+main_labels=$(awk '$1 == $20 && $19 == "storm" { print $1 }' "$B/bench-mean.dat" | awk '!seen[$0]++' | tr '\n' ' ')
+soak_labels=$(awk '$19 == "soak" { print $1 }' "$B/bench-mean.dat" | awk '!seen[$0]++' | tr '\n' ' ')
+
+# ---- README tables
+{
+    echo "Machine: $(nproc)-core host ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), guest ${cpus:-2} vCPUs, accel ${accel:-?}, VM RAM ${VM_RAM:-8192} MiB; $(date -u -r "$CSV" +%F)."
+    echo "Command: \`make bench\`$( [ -s "$B/matrix.txt" ] && echo " (matrix: $(awk '{ printf "%s%s %s N=%s x%s stress %s%s", (NR > 1 ? "; " : ""), $1, $3, $4, $5, $6, ($7 > 1 ? " cycles " $7 : "") }' "$B/matrix.txt"))")${BENCH_WALL_S:+; wall time $(( BENCH_WALL_S / 60 )) min}."
+    echo "Builds: $(awk '!seen[$20]++ { printf "%s%s %s", (n++ ? ", " : ""), $20, $10 }' "$B/bench-mean.dat")."
+    echo
+    echo "| build / config | N | stress | storms | stale mean (max) | drain − timeout (s) | CPU per reaped (ms) | netlink err lines / max drops | survived | reconnected | rejections | connect (s) | reconnect (s) | passed |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    awk '$19 != "soak" { for (i = 1; i <= NF; i++) if ($i == "NaN") $i = "n/a"
+        printf "| %s | %d | %s | %d | %s (%s) | %s | %s | %s / %s | %s | %s | %s | %s | %s | %s |\n",
+            $1, $2, ($18 > 0 ? $18 " CPU" : "none"), $23, $3, $14, ($19 == "distinct" ? "n/a" : ($13 == "n/a" ? "never drained" : $13)), $6, $15, $16, $17, $7, $8, $21, $22, $9 }' \
+        "$B/bench-mean.dat"
+    if [ -n "$soak_labels" ]; then
+        echo
+        echo "Soak (one server, storm/reconnect cycles in a row):"
+        echo
+        echo "| soak | N | cycle | stale | drain − timeout (s) | CPU per reaped (ms) | reconnected | server RSS after (kB) | open fds after | result |"
+        echo "|---|---|---|---|---|---|---|---|---|---|"
+        awk "$AWK_COLS"' v("scenario") == "soak" {
+            printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", v("label"), v("n"), v("cycle"), v("stale"),
+                v("drain_excess_s"), v("cpu_ms_per_reaped"), v("reconnected"), v("rss_kb"), v("fds"), v("result") }' "$CSV"
+        echo
+        awk "$AWK_COLS"' v("scenario") == "soak" && num(v("rss_kb")) { k = v("label")
+            if (!(k in r1)) { r1[k] = v("rss_kb"); f1[k] = v("fds"); c1[k] = v("cycle") } rl[k] = v("rss_kb"); fl[k] = v("fds"); cl[k] = v("cycle") }
+            END { for (k in r1) printf "%s: RSS %d kB after cycle %d, %d kB after cycle %d (%+.1f %%); open fds %d -> %d.\n",
+                k, r1[k], c1[k], rl[k], cl[k], 100 * (rl[k] - r1[k]) / r1[k], f1[k], fl[k] }' "$CSV"
+    fi
+    echo
+    echo "How measured (debian/tests/dco-storm in the VM, header of that file): N clients in their own"
+    echo "network namespaces (--disable-dco, --dev null, EC keys, started in batches of 64) connect to a DCO"
+    echo "server with --max-clients N, keepalive 2 10, the kernel's default net.core.rmem_max, management"
+    echo "polled once a second; then the server's inbound UDP is dropped (nftables) and the clients are"
+    echo "frozen (SIGSTOP), so the kernel deletes all N peers ~20 s later; stress-ng --cpu W runs during"
+    echo "the storm. stale = instances listed by management 'status 2' after 2 x timeout + 20 s (the status"
+    echo "file must agree); drain − timeout = from the block until load-stats nclients first reads 0, minus"
+    echo "the 20 s the kernel waits; CPU per reaped = server CPU (/proc/PID/schedstat) from the last 1 s"
+    echo "sample before nclients dropped to the sample at which it last changed, / (N − stale); netlink"
+    echo "err lines = server log lines about netlink errors/ENOBUFS/overruns since the block, drops = the"
+    echo "largest Drops counter of the server's netlink socket (/proc/net/netlink) during the drain. The"
+    echo "block is then lifted and the clients thawed: reconnected = clients back within 60 + N/2 s (a"
+    echo "leaking server: until N − stale are back and nothing changed for 60 s); rejections = 'would"
+    echo "exceed maximum number of clients' lines after the lift. distinct: one certificate per client, no"
+    echo "--duplicate-cn, the block lifted after 12 s (before the server's peers expire), so the clients"
+    echo "reconnect while their old instances exist (multi_delete_dup) and the kernel expires the rest;"
+    echo "stale = old instances left."
+} > "$B/bench.md"
+cat "$B/bench.md"
+
+# ---- where does the cost per reaped instance grow with N?
+awk '$19 == "storm" && $6 != "NaN" { if (!($1 in lo)) { lo[$1] = $6; ln[$1] = $2 } hi[$1] = $6; hn[$1] = $2 }
+    END { for (v in lo) if (hn[v] > ln[v])
+        printf "%s: CPU per reaped instance %.2f ms at N=%d -> %.2f ms at N=%d (x%.1f for x%.1f N)%s\n", v, lo[v], ln[v], hi[v], hn[v],
+            (lo[v] > 0 ? hi[v] / lo[v] : 0), hn[v] / ln[v], (lo[v] > 0 && hi[v] / lo[v] > 1.5 ? ": grows faster than linear" : ": about linear") }' \
+    "$B/bench-mean.dat" | sort | tee "$B/scaling.txt"
+
+# ---- plots: points = storms, lines = means per N, one colour per build (main storm configuration)
+if [ -n "$main_labels" ]; then
+    gnuplot <<EOF || info "gnuplot failed; the CSV and tables are still there"
+set terminal pngcairo size 1500,450 font ",10"
+set output "$B/bench.png"
+set multiplot layout 1,3 title "DCO peer-deletion storm, ${cpus:-2} vCPUs, accel ${accel:-?} (see bench.md)"
+set datafile separator ","
+V = "$main_labels"
+CSV = "$CSV"
+MEAN = "$B/bench-mean.csv"
+set key top left
+set grid
+set xlabel "N (clients = --max-clients)"
+set logscale x 2
+set title "stale client instances after the drain"
+set ylabel "stale instances"
+plot for [i=1:words(V)] CSV using (strcol(1) eq word(V,i) ? \$9 : NaN):(\$12) with points pt 7 lc i title word(V,i), \
+     for [i=1:words(V)] MEAN using (strcol(1) eq word(V,i) ? \$2 : NaN):(\$3) with lines lc i notitle, \
+     x with lines dt 2 lc rgb "gray" title "N (all leaked)"
+set title "drain excess: drain time - keepalive timeout (stock: never drains)"
+set ylabel "seconds"
+plot for [i=1:words(V)] CSV using (strcol(1) eq word(V,i) ? \$9 : NaN):(\$16) with points pt 7 lc i title word(V,i), \
+     for [i=1:words(V)] MEAN using (strcol(1) eq word(V,i) ? \$2 : NaN):(\$13) with lines lc i notitle
+set title "server CPU per reaped instance"
+set ylabel "ms CPU / reaped instance"
+plot for [i=1:words(V)] CSV using (strcol(1) eq word(V,i) ? \$9 : NaN):(\$22) with points pt 7 lc i title word(V,i), \
+     for [i=1:words(V)] MEAN using (strcol(1) eq word(V,i) ? \$2 : NaN):(\$6) with lines lc i notitle
+unset multiplot
+EOF
+fi
+if [ -n "$soak_labels" ]; then
+    gnuplot <<EOF || info "gnuplot failed (soak plot)"
+set terminal pngcairo size 1000,450 font ",10"
+set output "$B/bench-soak.png"
+set multiplot layout 1,2 title "soak: storm/reconnect cycles on one server"
+set datafile separator ","
+V = "$soak_labels"
+CSV = "$CSV"
+set key bottom right
+set grid
+set xlabel "cycle"
+set yrange [0:*]
+set title "server RSS after the reconnect"
+set ylabel "kB"
+plot for [i=1:words(V)] CSV using (strcol(1) eq word(V,i) ? \$11 : NaN):(\$34) with linespoints pt 7 lc i title word(V,i)
+set title "server open fds after the reconnect"
+set ylabel "fds"
+plot for [i=1:words(V)] CSV using (strcol(1) eq word(V,i) ? \$11 : NaN):(\$35) with linespoints pt 7 lc i title word(V,i)
+unset multiplot
+EOF
+fi
+info "report: $B/bench.md, bench-mean.csv, scaling.txt, bench.png${soak_labels:+, bench-soak.png} (labels: $labels)"
