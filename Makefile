@@ -64,7 +64,7 @@ vm-archive-tests: ## the package's own isolation-machine autopkgtests (server-se
 vm-upgrade: ## upgrade autopkgtest in a systemd VM: deb13u3 DCO server + clients, our repo, apt upgrade, restart, roll back (scripts/vm-upgrade.sh)
 	$(S)/vm-upgrade.sh
 
-bench: ## DCO storm benchmark, archive deb13u3 vs deb13u4 (scripts/vm-bench.sh)
+bench: ## DCO storm benchmark at scale (issue 9): N 128..1024 x deb13u3/deb13u4/2.7.8-bpo, stress, distinct CN, soak; BENCH_ESTIMATE=1 prints the matrix + wall time (scripts/vm-bench.sh)
 	$(S)/vm-bench.sh
 
 # ---- bookworm kernel module: openvpn-dco-dkms 0.0+git20231103-1~deb12u2 (#1140548) ----
