@@ -90,21 +90,20 @@ matrix() {
     done
 }
 
-# estimate: wall time of the matrix, from a model fitted to this host's runs (2-core AMD EPYC,
-# TCG, 2 vCPUs; see tests/storm/README.md "At scale"): per VM boot BOOT s; per storm with fresh
-# clients setup + connect = SETUP_PER_N * N s, the storm itself 2 x timeout + margin + stale
-# check (~60 s), the reconnect RECON_PER_N * N s (stock: until the plateau, ~PLATEAU + 30 s),
-# bytes checks ~15 s; a soak cycle = storm + reconnect without the setup.
+# estimate: wall time of the matrix from a per-phase model measured on this host (2-core, TCG,
+# 2 vCPUs; tests/storm/README.md "At scale"): VM boot + testbed EST_BOOT s (140); per storm with a
+# fresh server: namespaces + client starts + connect EST_UP_PER_N x N + 20 s (0.60), block + drain
+# + stale check + status file ~50 s, reconnect EST_RECON_PER_N x N s (0.53: all N restart at once)
+# + byte checks ~16 s; stock reconnects only N - stale and then waits out the 60 s plateau; a soak
+# cycle is a storm without the bring-up; distinct adds the per-client certificates (0.15 x N s).
 estimate() {
-    awk -v boot=90 -v setup="${EST_SETUP_PER_N:-0.55}" -v recon="${EST_RECON_PER_N:-0.30}" '
+    awk -v boot="${EST_BOOT:-140}" -v up="${EST_UP_PER_N:-0.60}" -v recon="${EST_RECON_PER_N:-0.53}" '
         { split($4, ns, ","); t = boot
           for (i in ns) { split(ns[i], a, ":"); n = a[1]; r = (2 in a) ? a[2] : $5
-              rc = ($2 == "stock") ? 90 : recon * n + 10
-              if ($3 == "distinct") { cyc = 60 + recon * n; pki = 0.25 * n } else { cyc = 75 + rc; pki = 0 }
-              per = setup * n + 20 + pki + $7 * cyc
-              t += r * per
-              if (n > big) big = n }
-          printf "  %-18s %-6s %-8s N=%-22s repeat %-2s stress %s cycles %-2s ~%3d min\n", $1, $2, $3, $4, $5, $6, $7, t / 60
+              if ($3 == "distinct") per = 0.15 * n + up * n + 20 + 12 + recon * n + 20
+              else { cyc = 50 + 16 + (($2 == "stock") ? 0.1 * n + 60 : recon * n); per = up * n + 20 + $7 * cyc }
+              t += r * per }
+          printf "  %-16s %-6s %-8s N=%-20s repeat %-2s stress %s cycles %-2s ~%4d min\n", $1, $2, $3, $4, $5, $6, $7, t / 60
           total += t }
         END { printf "  estimated wall time: ~%.1f h (%d min)\n", total / 3600, total / 60 }'
 }
