@@ -92,14 +92,16 @@ matrix() {
 
 # estimate: wall time of the matrix from a per-phase model measured on this host (2-core, TCG,
 # 2 vCPUs; tests/storm/README.md "At scale"): VM boot + testbed EST_BOOT s (140); per storm with a
-# fresh server: namespaces + client starts + connect EST_UP_PER_N x N + 20 s (0.60), block + drain
+# fresh server: namespaces + client starts + connect (EST_UP_PER_N + 0.00022 x N) x N + 20 s
+# (0.57: 0.60 s per client at N=128 measured; the namespaces alone took 0.39 s per client at
+# N=1024 against 0.19 at 128, hence the N-dependent term), block + drain
 # + stale check + status file ~50 s, reconnect EST_RECON_PER_N x N s (0.53: all N restart at once)
 # + byte checks ~16 s; stock reconnects only N - stale and then waits out the 60 s plateau; a soak
 # cycle is a storm without the bring-up; distinct adds the per-client certificates (0.15 x N s).
 estimate() {
-    awk -v boot="${EST_BOOT:-140}" -v up="${EST_UP_PER_N:-0.60}" -v recon="${EST_RECON_PER_N:-0.53}" '
+    awk -v boot="${EST_BOOT:-140}" -v up0="${EST_UP_PER_N:-0.57}" -v recon="${EST_RECON_PER_N:-0.53}" '
         { split($4, ns, ","); t = boot
-          for (i in ns) { split(ns[i], a, ":"); n = a[1]; r = (2 in a) ? a[2] : $5
+          for (i in ns) { split(ns[i], a, ":"); n = a[1]; r = (2 in a) ? a[2] : $5; up = up0 + 0.00022 * n
               if ($3 == "distinct") per = 0.15 * n + up * n + 20 + 12 + recon * n + 20
               else { cyc = 50 + 16 + (($2 == "stock") ? 0.1 * n + 60 : recon * n); per = up * n + 20 + $7 * cyc }
               t += r * per }
