@@ -47,7 +47,7 @@ awk "$AWK_COLS"'
     END { for (i = 1; i <= no; i++) { k = order[i]; split(k, a, SUBSEP)
         print a[1], a[2], m(s, sn, k, "%.1f"), m(d, dn, k, "%.1f"), m(cs, csn, k, "%.2f"), m(p, pn, k, "%.2f"),
               m(r, rn, k, "%.1f"), m(rj, rjn, k, "%.1f"), (ok[k] + 0) "/" cnt[k], ver[k], acc[k], m(cr, crn, k, "%.2f"),
-              m(de, den, k, "%.1f"), (k in smax ? smax[k] : "NaN"), ne[k] + 0, (k in nd ? nd[k] : "NaN"),
+              m(de, den, k, "%.2f"), (k in smax ? smax[k] : "NaN"), ne[k] + 0, (k in nd ? nd[k] : "NaN"),
               (sv[k] + 0) "/" cnt[k], st[k], sc[k], va[k], m(co, con, k, "%.0f"), m(rc, rcn, k, "%.0f"), cnt[k] } }' \
     "$CSV" > "$B/bench-mean.dat"
 tr ' ' ',' < "$B/bench-mean.dat" > "$B/bench-mean.csv"
