@@ -55,18 +55,18 @@ tr ' ' ',' < "$B/bench-mean.dat" > "$B/bench-mean.csv"
 accel=$(awk -F, 'NR == 2 { print $7 }' "$CSV")
 cpus=$(awk -F, 'NR == 2 { print $8 }' "$CSV")
 labels=$(awk '{ print $1 }' "$B/bench-mean.dat" | awk '!seen[$0]++' | tr '\n' ' ')
-main_labels=$(awk '$1 == $20 && $19 == "storm" { print $1 }' "$B/bench-mean.dat" | awk '!seen[$0]++' | tr '\n' ' ')
+main_labels=$(awk '$1 == $20 && $19 != "distinct" { print $1 }' "$B/bench-mean.dat" | awk '!seen[$0]++' | tr '\n' ' ')
 soak_labels=$(awk '$19 == "soak" { print $1 }' "$B/bench-mean.dat" | awk '!seen[$0]++' | tr '\n' ' ')
 
 # ---- README tables
 {
     echo "Machine: $(nproc)-core host ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), guest ${cpus:-2} vCPUs, accel ${accel:-?}, VM RAM ${VM_RAM:-8192} MiB; $(date -u -r "$CSV" +%F)."
-    echo "Command: \`make bench\`$( [ -s "$B/matrix.txt" ] && echo " (matrix: $(awk '{ printf "%s%s %s N=%s x%s stress %s%s", (NR > 1 ? "; " : ""), $1, $3, $4, $5, $6, ($7 > 1 ? " cycles " $7 : "") }' "$B/matrix.txt"))")${BENCH_WALL_S:+; wall time $(( BENCH_WALL_S / 60 )) min}."
+    echo "Command: \`make bench\`$( [ -s "$B/matrix.txt" ] && awk '{ s += $6 * $8 } END { printf " (%d VM boots, %d storms: out/bench/matrix.txt)", NR, s }' "$B/matrix.txt")${BENCH_WALL_S:+; wall time $(( BENCH_WALL_S / 60 )) min}."
     echo "Builds: $(awk '!seen[$20]++ { printf "%s%s %s", (n++ ? ", " : ""), $20, $10 }' "$B/bench-mean.dat")."
     echo
     echo "| build / config | N | stress | storms | stale mean (max) | drain − timeout (s) | CPU per reaped (ms) | netlink err lines / max drops | survived | reconnected | rejections | connect (s) | reconnect (s) | passed |"
     echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-    awk '$19 != "soak" { for (i = 1; i <= NF; i++) if ($i == "NaN") $i = "n/a"
+    awk '{ for (i = 1; i <= NF; i++) if ($i == "NaN") $i = "n/a"
         printf "| %s | %d | %s | %d | %s (%s) | %s | %s | %s / %s | %s | %s | %s | %s | %s | %s |\n",
             $1, $2, ($18 > 0 ? $18 " CPU" : "none"), $23, $3, $14, ($19 == "distinct" ? "n/a" : ($13 == "n/a" ? "never drained" : $13)), $6, $15, $16, $17, $7, $8, $21, $22, $9 }' \
         "$B/bench-mean.dat"
@@ -86,18 +86,18 @@ soak_labels=$(awk '$19 == "soak" { print $1 }' "$B/bench-mean.dat" | awk '!seen[
                 k, r1[k], c1[k], rl[k], cl[k], 100 * (rl[k] - r1[k]) / r1[k], f1[k], fl[k] }' "$CSV"
     fi
     echo
-    echo "How measured (debian/tests/dco-storm in the VM, header of that file): N clients in their own"
-    echo "network namespaces (--disable-dco, --dev null, EC keys, started in batches of 64) connect to a DCO"
-    echo "server with --max-clients N, keepalive 2 10, the kernel's default net.core.rmem_max, management"
+    echo "How measured (debian/tests/dco-storm in the VM, header of that file): N clients, 16 per network"
+    echo "namespace on their own addresses (--disable-dco, --dev null, EC keys, started in batches of 64)"
+    echo "connect to a DCO server with --max-clients N, keepalive 5 10, the kernel's default net.core.rmem_max, management"
     echo "polled once a second; then the server's inbound UDP is dropped (nftables) and the clients are"
-    echo "frozen (SIGSTOP), so the kernel deletes all N peers ~20 s later; stress-ng --cpu W runs during"
+    echo "frozen (SIGSTOP), so the kernel deletes all N peers 15-20 s later; stress-ng --cpu W runs during"
     echo "the storm. stale = instances listed by management 'status 2' after 2 x timeout + 20 s (the status"
     echo "file must agree); drain − timeout = from the block until load-stats nclients first reads 0, minus"
     echo "the 20 s the kernel waits; CPU per reaped = server CPU (/proc/PID/schedstat) from the last 1 s"
     echo "sample before nclients dropped to the sample at which it last changed, / (N − stale); netlink"
     echo "err lines = server log lines about netlink errors/ENOBUFS/overruns since the block, drops = the"
     echo "largest Drops counter of the server's netlink socket (/proc/net/netlink) during the drain. The"
-    echo "block is then lifted and the clients thawed: reconnected = clients back within 60 + N/2 s (a"
+    echo "block is then lifted and the clients thawed: reconnected = clients back within 60 + N s (a"
     echo "leaking server: until N − stale are back and nothing changed for 60 s); rejections = 'would"
     echo "exceed maximum number of clients' lines after the lift. distinct: one certificate per client, no"
     echo "--duplicate-cn, the block lifted after 12 s (before the server's peers expire), so the clients"
@@ -107,7 +107,7 @@ soak_labels=$(awk '$19 == "soak" { print $1 }' "$B/bench-mean.dat" | awk '!seen[
 cat "$B/bench.md"
 
 # ---- where does the cost per reaped instance grow with N?
-awk '$19 == "storm" && $6 != "NaN" { if (!($1 in lo)) { lo[$1] = $6; ln[$1] = $2 } hi[$1] = $6; hn[$1] = $2 }
+awk '$1 == $20 && $19 != "distinct" && $6 != "NaN" { if (!($1 in lo)) { lo[$1] = $6; ln[$1] = $2 } hi[$1] = $6; hn[$1] = $2 }
     END { for (v in lo) if (hn[v] > ln[v])
         printf "%s: CPU per reaped instance %.2f ms at N=%d -> %.2f ms at N=%d (x%.1f for x%.1f N)%s\n", v, lo[v], ln[v], hi[v], hn[v],
             (lo[v] > 0 ? hi[v] / lo[v] : 0), hn[v] / ln[v], (lo[v] > 0 && hi[v] / lo[v] > 1.5 ? ": grows faster than linear" : ": about linear") }' \
