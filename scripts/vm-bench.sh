@@ -28,7 +28,9 @@
 # DCO_STORM_FREEZE=1 (clients SIGSTOPped during the block, SIGCONT at the lift),
 # DCO_STORM_CLIENT_DEV=null, DCO_STORM_START_BATCH=64, DCO_STORM_PLATEAU=60 (a leaking server's
 # reconnect wait ends once the free slots are taken), DCO_STORM_NS_CLIENTS=16 (16 clients per
-# network namespace, each on its own address), DCO_STORM_PING=5 (see below); BENCH_STORM_ENV adds
+# network namespace, each on its own address), DCO_STORM_THAW_BATCH=64 (the frozen clients are
+# thawed in batches after the lift: 512 at once drowned the guest in handshakes and retransmits),
+# DCO_STORM_PING=5 (see below); BENCH_STORM_ENV adds
 # or overrides DCO_STORM_* settings ("K=V K=V"). The server side: DCO, --max-clients N,
 # keepalive 5 10, the kernel's default net.core.rmem_max, management polled once a second. The
 # ping interval (2 in make check) only sets how often the idle clients wake up: at 2 s, 1024
@@ -70,7 +72,7 @@ B=${BENCH_DIR:-$OUT/bench}
 BIG_N=$(tr ' ' '\n' <<<"$BENCH_N" | grep -E '^[0-9]+$' | sort -n | tail -n1)
 [ -n "$BIG_N" ] || die "BENCH_N has no number"
 COMMON_ENV=(DCO_STORM_FREEZE=1 DCO_STORM_CLIENT_DEV=null DCO_STORM_START_BATCH=64 DCO_STORM_PLATEAU=60
-    DCO_STORM_RECONNECT_PER_N=1 DCO_STORM_NS_CLIENTS=16 DCO_STORM_PING=5)
+    DCO_STORM_RECONNECT_PER_N=1 DCO_STORM_NS_CLIENTS=16 DCO_STORM_PING=5 DCO_STORM_THAW_BATCH=64)
 
 in_list() { [[ " $2 " == *" $1 "* ]]; }
 
@@ -108,7 +110,7 @@ matrix() {
 # EST_CYCLE s, then the reconnect EST_RECON s per client (a leaking server: its free slots,
 # then the 60 s plateau); distinct adds per-client certificates (0.15 s per client).
 estimate() {
-    awk -v boot="${EST_BOOT:-150}" -v up="${EST_UP:-0.45}" -v grow="${EST_UP_GROW:-0.0002}" \
+    awk -v boot="${EST_BOOT:-240}" -v up="${EST_UP:-0.45}" -v grow="${EST_UP_GROW:-0.0002}" \
         -v cyc="${EST_CYCLE:-70}" -v recon="${EST_RECON:-0.45}" '
         { n = $5; per_up = (up + grow * n) * n + 20
           rc = ($3 == "stock") ? 0.1 * n + 60 : recon * n
