@@ -56,7 +56,9 @@ accel=$(awk -F, 'NR == 2 { print $7 }' "$CSV")
 cpus=$(awk -F, 'NR == 2 { print $8 }' "$CSV")
 labels=$(awk '{ print $1 }' "$B/bench-mean.dat" | awk '!seen[$0]++' | tr '\n' ' ')
 main_labels=$(awk '$1 == $20 && $19 != "distinct" { print $1 }' "$B/bench-mean.dat" | awk '!seen[$0]++' | tr '\n' ' ')
-soak_labels=$(awk '$19 == "soak" { print $1 }' "$B/bench-mean.dat" | awk '!seen[$0]++' | tr '\n' ' ')
+soak_labels=$(awk '$19 == "soak" { print $1 "-" $2 }' "$B/bench-mean.dat" | awk '!seen[$0]++' | tr '\n' ' ')
+# the soak rows keyed by label-N (one server each): the soak plot's input
+awk "$AWK_COLS"' v("scenario") == "soak" { print v("label") "-" v("n") "," v("cycle") "," v("rss_kb") "," v("fds") }' "$CSV" > "$B/soak.csv"
 
 # ---- README tables
 {
@@ -80,7 +82,7 @@ soak_labels=$(awk '$19 == "soak" { print $1 }' "$B/bench-mean.dat" | awk '!seen[
             printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", v("label"), v("n"), v("cycle"), v("stale"),
                 v("drain_excess_s"), v("cpu_ms_per_reaped"), v("reconnected"), v("rss_kb"), v("fds"), v("result") }' "$CSV"
         echo
-        awk "$AWK_COLS"' v("scenario") == "soak" && num(v("rss_kb")) { k = v("label")
+        awk "$AWK_COLS"' v("scenario") == "soak" && num(v("rss_kb")) { k = v("label") " N=" v("n")
             if (!(k in r1)) { r1[k] = v("rss_kb"); f1[k] = v("fds"); c1[k] = v("cycle") } rl[k] = v("rss_kb"); fl[k] = v("fds"); cl[k] = v("cycle") }
             END { for (k in r1) printf "%s: RSS %d kB after cycle %d, %d kB after cycle %d (%+.1f %%); open fds %d -> %d.\n",
                 k, r1[k], c1[k], rl[k], cl[k], 100 * (rl[k] - r1[k]) / r1[k], f1[k], fl[k] }' "$CSV"
@@ -97,7 +99,7 @@ soak_labels=$(awk '$19 == "soak" { print $1 }' "$B/bench-mean.dat" | awk '!seen[
     echo "sample before nclients dropped to the sample at which it last changed, / (N − stale); netlink"
     echo "err lines = server log lines about netlink errors/ENOBUFS/overruns since the block, drops = the"
     echo "largest Drops counter of the server's netlink socket (/proc/net/netlink) during the drain. The"
-    echo "block is then lifted and the clients thawed: reconnected = clients back within 60 + N s (a"
+    echo "block is then lifted and the clients thawed 64 at a time: reconnected = clients back within 60 + N s (a"
     echo "leaking server: until N − stale are back and nothing changed for 60 s); rejections = 'would"
     echo "exceed maximum number of clients' lines after the lift. distinct: one certificate per client, no"
     echo "--duplicate-cn, the block lifted after 12 s (before the server's peers expire), so the clients"
@@ -150,17 +152,17 @@ set output "$B/bench-soak.png"
 set multiplot layout 1,2 title "soak: storm/reconnect cycles on one server"
 set datafile separator ","
 V = "$soak_labels"
-CSV = "$CSV"
+CSV = "$B/soak.csv"
 set key bottom right
 set grid
 set xlabel "cycle"
 set yrange [0:*]
 set title "server RSS after the reconnect"
 set ylabel "kB"
-plot for [i=1:words(V)] CSV using (strcol(1) eq word(V,i) ? \$11 : NaN):(\$34) with linespoints pt 7 lc i title word(V,i)
+plot for [i=1:words(V)] CSV using (strcol(1) eq word(V,i) ? \$2 : NaN):(\$3) with linespoints pt 7 lc i title word(V,i)
 set title "server open fds after the reconnect"
 set ylabel "fds"
-plot for [i=1:words(V)] CSV using (strcol(1) eq word(V,i) ? \$11 : NaN):(\$35) with linespoints pt 7 lc i title word(V,i)
+plot for [i=1:words(V)] CSV using (strcol(1) eq word(V,i) ? \$2 : NaN):(\$4) with linespoints pt 7 lc i title word(V,i)
 unset multiplot
 EOF
 fi

@@ -121,7 +121,6 @@ estimate() {
         END { printf "  estimated wall time: ~%.1f h (%d min)\n", total / 3600, total / 60 }'
 }
 
-[ -z "${BENCH_FRESH:-}" ] || rm -rf "$B"
 mkdir -p "$B"
 if [ -n "${BENCH_ESTIMATE:-}" ]; then
     info "matrix (one VM boot per line) and estimated wall time on this 2-core TCG host:"
@@ -131,6 +130,7 @@ fi
 [ "$(id -u)" = 0 ] || die "run as root"
 vm_need
 need gnuplot
+if [ -n "${BENCH_FRESH:-}" ]; then rm -rf "$B"; mkdir -p "$B"; fi
 T0=$(date +%s)
 matrix > "$B/matrix.txt"
 info "matrix (one VM boot per line):"
