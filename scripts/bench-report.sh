@@ -60,6 +60,13 @@ soak_labels=$(awk '$19 == "soak" { print $1 "-" $2 }' "$B/bench-mean.dat" | awk 
 # the soak rows keyed by label-N (one server each): the soak plot's input
 awk "$AWK_COLS"' v("scenario") == "soak" { print v("label") "-" v("n") "," v("cycle") "," v("rss_kb") "," v("fds") }' "$CSV" > "$B/soak.csv"
 
+# knob NAME DEFAULT: DCO_STORM_NAME as make bench set it (settings.env), else dco-storm's default
+knob() {
+    local v
+    v=$(sed -n "s/^DCO_STORM_$1=//p" "$B/settings.env" 2>/dev/null)
+    echo "${v:-$2}"
+}
+
 # ---- README tables
 {
     echo "Machine: $(nproc)-core host ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), guest ${cpus:-2} vCPUs, accel ${accel:-?}, VM RAM ${VM_RAM:-8192} MiB; $(date -u -r "$CSV" +%F)."
@@ -88,18 +95,18 @@ awk "$AWK_COLS"' v("scenario") == "soak" { print v("label") "-" v("n") "," v("cy
                 k, r1[k], c1[k], rl[k], cl[k], 100 * (rl[k] - r1[k]) / r1[k], f1[k], fl[k] }' "$CSV"
     fi
     echo
-    echo "How measured (debian/tests/dco-storm in the VM, header of that file): N clients, 16 per network"
-    echo "namespace on their own addresses (--disable-dco, --dev null, EC keys, started in batches of 64)"
-    echo "connect to a DCO server with --max-clients N, keepalive 5 10, the kernel's default net.core.rmem_max, management"
+    echo "How measured (debian/tests/dco-storm in the VM, header of that file): N clients, $(knob NS_CLIENTS 1) per network"
+    echo "namespace on their own addresses (--disable-dco, --dev null, EC keys, started in batches of $(knob START_BATCH all))"
+    echo "connect to a DCO server with --max-clients N, keepalive $(knob PING 2) $(knob TIMEOUT 10), the kernel's default net.core.rmem_max, management"
     echo "polled once a second; then the server's inbound UDP is dropped (nftables) and the clients are"
     echo "frozen (SIGSTOP), so the kernel deletes all N peers 15-20 s later; stress-ng --cpu W runs during"
     echo "the storm. stale = instances listed by management 'status 2' after 2 x timeout + 20 s (the status"
     echo "file must agree); drain − timeout = from the block until load-stats nclients first reads 0, minus"
-    echo "the 20 s the kernel waits; CPU per reaped = server CPU (/proc/PID/schedstat) from the last 1 s"
+    echo "the $(( 2 * $(knob TIMEOUT 10) )) s the kernel waits; CPU per reaped = server CPU (/proc/PID/schedstat) from the last 1 s"
     echo "sample before nclients dropped to the sample at which it last changed, / (N − stale); netlink"
     echo "err lines = server log lines about netlink errors/ENOBUFS/overruns since the block, drops = the"
     echo "largest Drops counter of the server's netlink socket (/proc/net/netlink) during the drain. The"
-    echo "block is then lifted and the clients thawed 64 at a time: reconnected = clients back within 60 + N s (a"
+    echo "block is then lifted and the clients thawed $(knob THAW_BATCH all) at a time: reconnected = clients back within 60 + N s (a"
     echo "leaking server: until N − stale are back and nothing changed for 60 s); rejections = 'would"
     echo "exceed maximum number of clients' lines after the lift. distinct: one certificate per client, no"
     echo "--duplicate-cn, the block lifted after 12 s (before the server's peers expire), so the clients"

@@ -133,6 +133,7 @@ need gnuplot
 if [ -n "${BENCH_FRESH:-}" ]; then rm -rf "$B"; mkdir -p "$B"; fi
 T0=$(date +%s)
 matrix > "$B/matrix.txt"
+printf '%s\n' "${COMMON_ENV[@]}" > "$B/settings.env"   # the client-side knobs, for bench-report.sh
 info "matrix (one VM boot per line):"
 estimate < "$B/matrix.txt"
 
