@@ -20,7 +20,7 @@
 #   5. "upstream's picks alone" (Debian's series + the three upstream backports + the test
 #      patches) under ASan: the real-code test must fail in exactly its race cases and the
 #      cases of the two backports that tree lacks (fae4a9e3, 5b17c050), and the refused key
-#      (it lacks dco-close-client-whose-key-cannot-be-installed.patch).
+#      (it lacks dco-close-client-whose-key-cannot-be-installed.patch), both of its cases.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=pkg-lib.sh
@@ -33,14 +33,14 @@ TEST_PATCH=dco-unit-test-notifications.patch
 # three picks alone a DEL_PEER read inside a netlink request closes and frees the instance.
 REAL_TEST_PATCH=dco-unit-test-real-code.patch
 PICKS="dco-port-core-context-infrastructure.patch dco-backport-immediate-notification-processing.patch dco-linux-enforce-ifindex-only-for-DEL_PEER-notifications.patch"
-PICKS_EXPECTED_FAIL="test_dup_cn_del_peer_of_next test_kill_by_cn_del_peer_of_next test_key_update_del_peer_self test_post_second_reference test_shutdown_del_peers test_overrun_resync test_overrun_inside_request test_late_ack_of_abandoned_request test_overrun_socket_stays_congested test_del_peer_during_new_peer test_malformed_before_del_peer test_key_desync_primary_not_installed test_key_desync_swap test_key_install_with_two_installed test_key_install_peer_gone test_persist_tun_reconnect_dco_event"
+PICKS_EXPECTED_FAIL="test_dup_cn_del_peer_of_next test_kill_by_cn_del_peer_of_next test_key_update_del_peer_self test_post_second_reference test_shutdown_del_peers test_overrun_resync test_overrun_inside_request test_late_ack_of_abandoned_request test_overrun_socket_stays_congested test_del_peer_during_new_peer test_malformed_before_del_peer test_key_desync_primary_not_installed test_key_desync_swap test_key_install_with_two_installed test_key_install_peer_gone test_key_refused_before_del_peer test_persist_tun_reconnect_dco_event"
 MUTANT_EXPECTED_FAIL="test_malformed_before_del_peer test_tcp_server_wiring test_late_ack_of_abandoned_request test_overrun_inside_request test_overrun_socket_stays_congested test_del_peer_during_new_peer"
 # The cases of upstream 5b17c050 (key-state desync) and fae4a9e3 (persist-tun), which upstream
 # has no test for: they must fail on a mutant that undoes both (tests/unit/mutant-backports.sh).
 BACKPORTS_EXPECTED_FAIL="test_key_desync_primary_not_installed test_key_desync_swap test_key_install_with_two_installed test_persist_tun_reconnect_dco_event"
-# Patches added after the series landed, each with the real-code case that must fail without it
-# (PATCH:CASE ...; tests/unit/without-patch.sh).
-LANDED_AFTER="dco-close-client-whose-key-cannot-be-installed.patch:test_key_install_peer_gone"
+# Patches added after the series landed, each with the real-code cases that must fail without it
+# (PATCH:CASE[,CASE...] ...; tests/unit/without-patch.sh).
+LANDED_AFTER="dco-close-client-whose-key-cannot-be-installed.patch:test_key_install_peer_gone,test_key_refused_before_del_peer"
 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
 REAL_SKIP="$REAL_TEST_PATCH is not listed in debian/patches/series.append"
 UNIT=$BUILD/unit
@@ -242,7 +242,7 @@ fi
 step_done
 
 for item in $LANDED_AFTER; do
-    p=${item%%:*} case=${item#*:}
+    p=${item%%:*} case=${item#*:} case=${case//,/ }
     step "real-code DCO test on the landed code: the series without $p (must fail in: $case)"
     log=$UNIT/without-${p%.patch}.log
     if ! real_test_listed; then
