@@ -60,7 +60,7 @@ up() {
     (
         while :; do
             if in_ns ip link show "$FARM_TAP" >/dev/null 2>&1 \
-                && ! in_ns ip -o addr show dev "$FARM_TAP" | grep -q " ${FARM_ADDR%/*}/"; then
+                && [ -z "$(in_ns ip -o addr show dev "$FARM_TAP" to "${FARM_ADDR%/*}" 2>/dev/null)" ]; then
                 in_ns ip addr replace "$FARM_ADDR" dev "$FARM_TAP"
                 in_ns ip link set "$FARM_TAP" up
                 echo "[$(date +%T)] $FARM_TAP up with $FARM_ADDR" >> "$d/farm.log"
