@@ -14,34 +14,66 @@
 #   storm-farm.sh serve DIR   one control connection (run by socat): line commands from the guest
 #
 # The namespace holds only the tap: no route leaves it, the traffic stays between the farm and
-# the guest. Protocol, one line each way ("ok ..." or "err REASON"):
+# the guest. The guest is not trusted with the host: the client configuration it sends may only
+# hold the directives dco-storm writes (CONF_ALLOWED: no scripts, plugins or management), file
+# names are plain names inside DIR/files, numbers and addresses are checked. Protocol, one line
+# each way ("ok ..." or "err REASON"):
 #   hello                     ok farm <openvpn version>
-#   put NAME BASE64           writes DIR/files/NAME (NAME: letters, digits, . _ -)
-#   start I IP LPORT [CERT KEY]  client I: openvpn --config client.conf (from put) bound to IP:LPORT
-#                             (IP is added to the tap first), --cd DIR/files, ca.crt and
-#                             client.crt/client.key unless CERT KEY are given (put names)
+#   put NAME BASE64           writes DIR/files/NAME
+#   start I IP LPORT [CERT KEY]  client I (0-99999): openvpn --config client.conf bound to IP:LPORT
+#                             (IP in 10.201.0.0/16, added to the tap first), --cd DIR/files,
+#                             ca.crt and client.crt/client.key unless CERT KEY (put names) are
+#                             given. "ok" means the options were accepted and openvpn forked;
+#                             a certificate or bind error after that shows in the client's log.
 #   signal SIG FROM COUNT     SIG (STOP, CONT, TERM, KILL) to clients FROM..FROM+COUNT-1: ok K
 #   count                     ok K: running clients
 #   logtail I LINES           ok BASE64 of the last LINES lines of client I's log
-#   stopall                   kills every client (TERM, then KILL), forgets their pid files
+#   stopall                   kills every client (CONT, TERM, then KILL), forgets their pid files
 set -euo pipefail
 
 FARM_NETNS=${FARM_NETNS:-dcostorm-farm}
 FARM_TAP=${FARM_TAP:-dsfarm0}
 FARM_PORT=${FARM_PORT:-7000}
 FARM_ADDR=10.201.0.2/16
+CONF_ALLOWED=" client dev dev-type pull-filter proto remote nobind disable-dco connect-retry resolv-retry ca cert key remote-cert-tls data-ciphers verb "
 
 in_ns() { ip netns exec "$FARM_NETNS" "$@"; }
+# close_fds: closes every descriptor above 2 of this shell (a background farm process must not
+# hold the caller's lock files or pipes).
+close_fds() {
+    local f n
+    for f in /proc/"$BASHPID"/fd/*; do
+        n=${f##*/}
+        if [ "$n" -gt 2 ] 2>/dev/null; then eval "exec $n>&-" 2>/dev/null || true; fi
+    done
+}
+is_name() { [[ $1 =~ ^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$ ]]; }
+is_num() { [[ $1 =~ ^(0|[1-9][0-9]{0,5})$ ]]; }
+# is_client_ip A: an address of 10.201.0.0/16 other than the server's (.0.1) and the farm's (.0.2)
+is_client_ip() {
+    local o
+    [[ $1 =~ ^10\.201\.([0-9]{1,3})\.([0-9]{1,3})$ ]] || return 1
+    for o in "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"; do [ $(( 10#$o )) -le 255 ] || return 1; done
+    [ "$1" != 10.201.0.1 ] && [ "$1" != 10.201.0.2 ]
+}
+# conf_ok FILE: every line is blank, a comment, or an allowed directive
+conf_ok() {
+    local w
+    while read -r w _; do
+        case $w in ''|'#'*|';'*) continue ;; esac
+        [[ $CONF_ALLOWED == *" $w "* ]] || { echo "directive '$w' not allowed"; return 1; }
+    done < "$1"
+}
 
 clients_kill() {
     local d=$1 p sig
-    for sig in TERM KILL; do
+    for sig in CONT TERM KILL; do
         for p in "$d"/run/*.pid; do
             [ -e "$p" ] || continue
-            kill -"$sig" "$(cat "$p")" 2>/dev/null || true
-            [ "$sig" = TERM ] || rm -f "$p"
+            kill -"$sig" "$(<"$p")" 2>/dev/null || true
+            [ "$sig" != KILL ] || rm -f "$p"
         done
-        [ "$sig" = KILL ] || sleep 1
+        [ "$sig" != TERM ] || sleep 1
     done
 }
 
@@ -54,20 +86,22 @@ up() {
     ip netns add "$FARM_NETNS"
     in_ns ip link set lo up
     # socat listens on every address of the namespace, so it can start before the tap exists
-    in_ns socat "TCP-LISTEN:$FARM_PORT,fork,reuseaddr" "EXEC:bash $(realpath "$0") serve $d" \
-        >> "$d/farm.log" 2>&1 &
+    ( close_fds; exec ip netns exec "$FARM_NETNS" socat "TCP-LISTEN:$FARM_PORT,fork,reuseaddr" \
+        "EXEC:bash $(realpath "$0") serve $d" ) </dev/null >> "$d/farm.log" 2>&1 &
     echo $! > "$d/socat.pid"
     (
+        close_fds
+        set +e   # the tap can vanish between the check and the change (qemu exits, a retry boots)
         while :; do
             if in_ns ip link show "$FARM_TAP" >/dev/null 2>&1 \
                 && [ -z "$(in_ns ip -o addr show dev "$FARM_TAP" to "${FARM_ADDR%/*}" 2>/dev/null)" ]; then
-                in_ns ip addr replace "$FARM_ADDR" dev "$FARM_TAP"
-                in_ns ip link set "$FARM_TAP" up
-                echo "[$(date +%T)] $FARM_TAP up with $FARM_ADDR" >> "$d/farm.log"
+                in_ns ip addr replace "$FARM_ADDR" dev "$FARM_TAP" \
+                    && in_ns ip link set "$FARM_TAP" up \
+                    && echo "[$(date +%T)] $FARM_TAP up with $FARM_ADDR"
             fi
             sleep 1
         done
-    ) >> "$d/farm.log" 2>&1 &
+    ) </dev/null >> "$d/farm.log" 2>&1 &
     echo $! > "$d/watcher.pid"
     echo "storm-farm: namespace $FARM_NETNS, control port $FARM_PORT, tap $FARM_TAP, openvpn $(openvpn --version | head -n1 | cut -d' ' -f2)"
 }
@@ -76,67 +110,82 @@ down() {
     local d=$1 p
     clients_kill "$d"
     for p in "$d/watcher.pid" "$d/socat.pid"; do
-        [ -e "$p" ] && { kill "$(cat "$p")" 2>/dev/null || true; rm -f "$p"; }
+        [ -e "$p" ] && { kill "$(<"$p")" 2>/dev/null || true; rm -f "$p"; }
     done
     if ip netns list | grep -qw "$FARM_NETNS"; then
-        # anything still running in the namespace (a socat child) goes with it
-        ip netns pids "$FARM_NETNS" | xargs -r kill 2>/dev/null || true
+        # anything still running in the namespace (a socat child, an orphaned stopped client)
+        ip netns pids "$FARM_NETNS" | xargs -r kill -CONT 2>/dev/null || true
+        ip netns pids "$FARM_NETNS" | xargs -r kill -KILL 2>/dev/null || true
         ip netns delete "$FARM_NETNS"
     fi
 }
 
 serve() {
-    local d=$1 cmd a b c e f p k n
+    local d=$1 cmd a b c e f p k n why
     while read -r cmd a b c e f; do
         case $cmd in
             hello) echo "ok farm openvpn $(openvpn --version | head -n1 | cut -d' ' -f2)" ;;
             put)
-                if [[ ! $a =~ ^[A-Za-z0-9._-]+$ ]]; then echo "err bad file name"; continue; fi
-                if base64 -d <<<"$b" > "$d/files/$a.new" 2>/dev/null; then
-                    mv "$d/files/$a.new" "$d/files/$a"; echo ok
-                else
-                    echo "err $a: not base64"
-                fi ;;
+                is_name "$a" || { echo "err bad file name"; continue; }
+                if ! base64 -d <<<"$b" > "$d/files/$a.new" 2>/dev/null; then
+                    rm -f "$d/files/$a.new"; echo "err $a: not base64"; continue
+                fi
+                if [ "$a" = client.conf ] && ! why=$(conf_ok "$d/files/$a.new"); then
+                    rm -f "$d/files/$a.new"; echo "err client.conf: $why"; continue
+                fi
+                mv "$d/files/$a.new" "$d/files/$a"; echo ok ;;
             start)
-                if [[ ! $a =~ ^[0-9]+$ || ! $b =~ ^[0-9.]+$ || ! $c =~ ^[0-9]+$ ]]; then echo "err usage: start I IP LPORT [CERT KEY]"; continue; fi
+                if ! is_num "$a" || ! is_client_ip "$b" || ! is_num "$c" || [ "$c" -lt 1 ] || [ "$c" -gt 65535 ] \
+                    || { [ -n "$e$f" ] && ! { is_name "$e" && is_name "$f"; }; }; then
+                    echo "err usage: start I IP LPORT [CERT KEY]"; continue
+                fi
+                [ -s "$d/files/client.conf" ] || { echo "err no client.conf (put it first)"; continue; }
                 ip addr add "$b/16" dev "$FARM_TAP" 2>/dev/null || true
-                if openvpn --cd "$d/files" --config client.conf --ca ca.crt --cert "${e:-client.crt}" \
-                    --key "${f:-client.key}" --local "$b" --lport "$c" --log "$d/logs/$a.log" \
-                    --writepid "$d/run/$a.pid" --daemon "storm-client-$a" 2>>"$d/farm.log"; then
+                # --log first: openvpn's own option errors go to the log, not into this socket
+                if env -u NOTIFY_SOCKET openvpn --log "$d/logs/$a.log" --cd "$d/files" --config client.conf \
+                    --ca ca.crt --cert "${e:-client.crt}" --key "${f:-client.key}" --local "$b" --lport "$c" \
+                    --writepid "$d/run/$a.pid" --daemon "storm-client-$a" </dev/null >>"$d/farm.log" 2>&1; then
                     echo ok
                 else
-                    echo "err client $a did not start (see $d/logs/$a.log)"
+                    why=$(grep -a -m1 -i error "$d/logs/$a.log" 2>/dev/null || tail -n 1 "$d/logs/$a.log" 2>/dev/null || true)
+                    echo "err client $a did not start: $(tr -cd '[:print:]' <<<"$why" | cut -c1-200)"
                 fi ;;
             signal)
-                if [[ ! $a =~ ^(STOP|CONT|TERM|KILL)$ || ! $b =~ ^[0-9]+$ || ! $c =~ ^[0-9]+$ ]]; then echo "err usage: signal SIG FROM COUNT"; continue; fi
+                if [[ ! $a =~ ^(STOP|CONT|TERM|KILL)$ ]] || ! is_num "$b" || [[ ! $c =~ ^[0-9]{1,7}$ ]]; then
+                    echo "err usage: signal SIG FROM COUNT"; continue
+                fi
                 k=0
                 for p in "$d"/run/*.pid; do
                     [ -e "$p" ] || continue
                     n=${p##*/}; n=${n%.pid}
-                    if [ "$n" -lt "$b" ] || [ "$n" -ge $(( b + c )) ]; then continue; fi
-                    kill -"$a" "$(cat "$p")" 2>/dev/null && k=$(( k + 1 ))
+                    if [ "$n" -lt "$b" ] || [ "$n" -ge $(( b + 10#$c )) ]; then continue; fi
+                    kill -"$a" "$(<"$p")" 2>/dev/null && k=$(( k + 1 ))
                 done
                 echo "ok $k" ;;
             count)
                 k=0
                 for p in "$d"/run/*.pid; do
-                    [ -e "$p" ] && kill -0 "$(cat "$p")" 2>/dev/null && k=$(( k + 1 ))
+                    [ -e "$p" ] && kill -0 "$(<"$p")" 2>/dev/null && k=$(( k + 1 ))
                 done
                 echo "ok $k" ;;
             logtail)
-                if [[ ! $a =~ ^[0-9]+$ || ! $b =~ ^[0-9]+$ ]]; then echo "err usage: logtail I LINES"; continue; fi
+                if ! is_num "$a" || ! is_num "$b"; then echo "err usage: logtail I LINES"; continue; fi
                 echo "ok $(tail -n "$b" "$d/logs/$a.log" 2>/dev/null | base64 -w0)" ;;
             stopall) clients_kill "$d"; echo ok ;;
             "") ;;
-            *) echo "err unknown command: $cmd" ;;
+            *) echo "err unknown command" ;;
         esac
     done
 }
 
 [ $# -eq 2 ] || { echo "usage: $0 up|down|serve DIR" >&2; exit 2; }
+# an absolute DIR of plain characters: socat splits its EXEC string, openvpn's --cd would
+# move relative paths
+dir=$(realpath -m -- "$2")
+[[ $dir =~ ^[A-Za-z0-9/._+-]+$ ]] || { echo "storm-farm: DIR must be a path of letters, digits and / . _ + -: $dir" >&2; exit 2; }
 case $1 in
-    up) [ "$(id -u)" = 0 ] || { echo "storm-farm: run as root" >&2; exit 1; }; up "$2" ;;
-    down) down "$2" ;;
-    serve) serve "$2" ;;
+    up) [ "$(id -u)" = 0 ] || { echo "storm-farm: run as root" >&2; exit 1; }; up "$dir" ;;
+    down) down "$dir" ;;
+    serve) serve "$dir" ;;
     *) echo "usage: $0 up|down|serve DIR" >&2; exit 2 ;;
 esac
