@@ -193,6 +193,7 @@ bench_run() {
     local kv
     for kv in $BENCH_STORM_ENV; do envs+=("$kv"); done
     if [ "$BENCH_FARM" = 1 ]; then
+        "$TOP/scripts/storm-farm.sh" down "$B/farm" 2>/dev/null || true   # a killed earlier bench
         rm -rf "$B/farm"; "$TOP/scripts/storm-farm.sh" up "$B/farm"
     fi
     run_storm "$run" "$img" "$B/$run" "${envs[@]}" -- "${debs[@]}" || rc=$?
