@@ -95,8 +95,14 @@ knob() {
                 k, r1[k], c1[k], rl[k], cl[k], 100 * (rl[k] - r1[k]) / r1[k], f1[k], fl[k] }' "$CSV"
     fi
     echo
-    echo "How measured (debian/tests/dco-storm in the VM, header of that file): N clients, $(knob NS_CLIENTS 1) per network"
-    echo "namespace on their own addresses (--disable-dco, --dev null, EC keys, started in batches of $(knob START_BATCH all))"
+    if [ -n "$(knob FARM '')" ]; then
+        echo "How measured (debian/tests/dco-storm in the VM, header of that file): N clients on the host's client"
+        echo "farm (scripts/storm-farm.sh: the host's openvpn in a private network namespace, one tap to the guest),"
+        echo "each on its own address (--disable-dco, --dev null, EC keys, started in batches of $(knob START_BATCH all))"
+    else
+        echo "How measured (debian/tests/dco-storm in the VM, header of that file): N clients, $(knob NS_CLIENTS 1) per network"
+        echo "namespace on their own addresses (--disable-dco, --dev null, EC keys, started in batches of $(knob START_BATCH all))"
+    fi
     echo "connect to a DCO server with --max-clients N, keepalive $(knob PING 2) $(knob TIMEOUT 10), the kernel's default net.core.rmem_max, management"
     echo "polled once a second; then the server's inbound UDP is dropped (nftables) and the clients are"
     echo "frozen (SIGSTOP), so the kernel deletes all N peers 15-20 s later; stress-ng --cpu W runs during"
