@@ -14,12 +14,14 @@
 #   storm-farm.sh serve DIR   one control connection (run by socat): line commands from the guest
 #
 # The namespace holds only the tap: no route leaves it, the traffic stays between the farm and
-# the guest. The guest is not trusted with the host: the client configuration it sends may only
-# hold the directives dco-storm writes (CONF_ALLOWED: no scripts, plugins or management), file
-# names are plain names inside DIR/files, numbers and addresses are checked. Protocol, one line
+# the guest. The guest is not trusted with the host (the clients run as root): it sends no
+# configuration, only checked values; the farm writes client.conf from its own template
+# (client_conf: --dev null, no DCO, no scripts), file names are plain names inside DIR/files, a
+# signal only reaches a process whose command line is that farm client's. Protocol, one line
 # each way ("ok ..." or "err REASON"):
 #   hello                     ok farm <openvpn version>
-#   put NAME BASE64           writes DIR/files/NAME
+#   conf SERVER PORT VERB     writes client.conf for a server at SERVER:PORT (10.201.0.1), verb 0-4
+#   put NAME BASE64           writes DIR/files/NAME (certificates and keys)
 #   start I IP LPORT [CERT KEY]  client I (0-99999): openvpn --config client.conf bound to IP:LPORT
 #                             (IP in 10.201.0.0/16, added to the tap first), --cd DIR/files,
 #                             ca.crt and client.crt/client.key unless CERT KEY (put names) are
@@ -35,7 +37,6 @@ FARM_NETNS=${FARM_NETNS:-dcostorm-farm}
 FARM_TAP=${FARM_TAP:-dsfarm0}
 FARM_PORT=${FARM_PORT:-7000}
 FARM_ADDR=10.201.0.2/16
-CONF_ALLOWED=" client dev dev-type pull-filter proto remote nobind disable-dco connect-retry resolv-retry ca cert key remote-cert-tls data-ciphers verb "
 
 in_ns() { ip netns exec "$FARM_NETNS" "$@"; }
 # close_fds: closes every descriptor above 2 of this shell (a background farm process must not
@@ -49,28 +50,39 @@ close_fds() {
 }
 is_name() { [[ $1 =~ ^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$ ]]; }
 is_num() { [[ $1 =~ ^(0|[1-9][0-9]{0,5})$ ]]; }
-# is_client_ip A: an address of 10.201.0.0/16 other than the server's (.0.1) and the farm's (.0.2)
+# is_client_ip A: a host address of 10.201.0.0/16 other than the server's (.0.1) and the farm's
+# (.0.2)
 is_client_ip() {
     local o
-    [[ $1 =~ ^10\.201\.([0-9]{1,3})\.([0-9]{1,3})$ ]] || return 1
-    for o in "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"; do [ $(( 10#$o )) -le 255 ] || return 1; done
-    [ "$1" != 10.201.0.1 ] && [ "$1" != 10.201.0.2 ]
+    [[ $1 =~ ^10\.201\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})$ ]] || return 1
+    for o in "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"; do [ "$o" -le 255 ] || return 1; done
+    case $1 in 10.201.0.0|10.201.0.1|10.201.0.2|10.201.255.255) return 1 ;; esac
 }
-# conf_ok FILE: every line is blank, a comment, or an allowed directive
-conf_ok() {
-    local w
-    while read -r w _; do
-        case $w in ''|'#'*|';'*) continue ;; esac
-        [[ $CONF_ALLOWED == *" $w "* ]] || { echo "directive '$w' not allowed"; return 1; }
-    done < "$1"
+# client_conf SERVER PORT VERB: the clients' configuration, from this template only. No DCO and
+# openvpn's null device: the host's network and its kernel module stay out of the test.
+client_conf() {
+    printf '%s\n' client "dev null" 'pull-filter ignore "ifconfig"' 'pull-filter ignore "route"' \
+        "proto udp4" "remote $1 $2" disable-dco "connect-retry 1 2" "resolv-retry infinite" \
+        "remote-cert-tls server" "data-ciphers AES-128-GCM:AES-256-GCM:CHACHA20-POLY1305" "verb $3"
+}
+# ours PIDFILE [N]: the PID in PIDFILE if it is still a farm client (N: client N), else nothing:
+# a client killed or crashed leaves its pid file, and the PID may belong to another process by now.
+ours() {
+    local pid cmd
+    pid=$(<"$1") || return 1
+    [[ $pid =~ ^[1-9][0-9]*$ ]] || return 1
+    cmd=$(tr '\0' ' ' 2>/dev/null < "/proc/$pid/cmdline") || return 1
+    [[ $cmd == "openvpn "*" --daemon storm-client-${2:-}"* ]] || return 1
+    [ -z "${2:-}" ] || [[ $cmd == *" --daemon storm-client-$2 "* ]] || return 1
+    echo "$pid"
 }
 
 clients_kill() {
-    local d=$1 p sig
+    local d=$1 p sig pid
     for sig in CONT TERM KILL; do
         for p in "$d"/run/*.pid; do
             [ -e "$p" ] || continue
-            kill -"$sig" "$(<"$p")" 2>/dev/null || true
+            if pid=$(ours "$p"); then kill -"$sig" "$pid" 2>/dev/null || true; fi
             [ "$sig" != KILL ] || rm -f "$p"
         done
         [ "$sig" != TERM ] || sleep 1
@@ -107,12 +119,18 @@ up() {
 }
 
 down() {
-    local d=$1 p
+    local d=$1 p pid
     clients_kill "$d"
+    # the listener and the watcher, if their PIDs are still theirs (after a reboot they are not)
     for p in "$d/watcher.pid" "$d/socat.pid"; do
-        [ -e "$p" ] && { kill "$(<"$p")" 2>/dev/null || true; rm -f "$p"; }
+        [ -e "$p" ] || continue
+        pid=$(<"$p")
+        if [[ $pid =~ ^[1-9][0-9]*$ ]] && tr '\0' ' ' 2>/dev/null < "/proc/$pid/cmdline" | grep -qE 'storm-farm|socat'; then
+            kill "$pid" 2>/dev/null || true
+        fi
+        rm -f "$p"
     done
-    if ip netns list | grep -qw "$FARM_NETNS"; then
+    if ip netns list | awk '{ print $1 }' | grep -qxF -- "$FARM_NETNS"; then
         # anything still running in the namespace (a socat child, an orphaned stopped client)
         ip netns pids "$FARM_NETNS" | xargs -r kill -CONT 2>/dev/null || true
         ip netns pids "$FARM_NETNS" | xargs -r kill -KILL 2>/dev/null || true
@@ -121,28 +139,38 @@ down() {
 }
 
 serve() {
-    local d=$1 cmd a b c e f p k n why
+    local d=$1 cmd a b c e f p k n why pid
     while read -r cmd a b c e f; do
         case $cmd in
             hello) echo "ok farm openvpn $(openvpn --version | head -n1 | cut -d' ' -f2)" ;;
+            conf)
+                if [ "$a" != 10.201.0.1 ] || ! is_num "$b" || [ "$b" -lt 1 ] || [ "$b" -gt 65535 ] \
+                    || [[ ! $c =~ ^[0-4]$ ]]; then
+                    echo "err usage: conf 10.201.0.1 PORT VERB(0-4)"; continue
+                fi
+                client_conf "$a" "$b" "$c" > "$d/files/client.conf"; echo ok ;;
             put)
-                is_name "$a" || { echo "err bad file name"; continue; }
-                if ! base64 -d <<<"$b" > "$d/files/$a.new" 2>/dev/null; then
-                    rm -f "$d/files/$a.new"; echo "err $a: not base64"; continue
+                # certificates and keys only; client.conf is the farm's own
+                if ! is_name "$a" || [ "$a" = client.conf ] || [ ${#b} -gt 65536 ]; then
+                    echo "err bad file name or size"; continue
                 fi
-                if [ "$a" = client.conf ] && ! why=$(conf_ok "$d/files/$a.new"); then
-                    rm -f "$d/files/$a.new"; echo "err client.conf: $why"; continue
+                # a temporary name no put can address (a leading dot): no other connection can
+                # swap the file in between
+                p=$(mktemp "$d/files/.put.XXXXXX")
+                if ! base64 -d <<<"$b" > "$p" 2>/dev/null; then
+                    rm -f "$p"; echo "err $a: not base64"; continue
                 fi
-                mv "$d/files/$a.new" "$d/files/$a"; echo ok ;;
+                mv "$p" "$d/files/$a"; echo ok ;;
             start)
                 if ! is_num "$a" || ! is_client_ip "$b" || ! is_num "$c" || [ "$c" -lt 1 ] || [ "$c" -gt 65535 ] \
                     || { [ -n "$e$f" ] && ! { is_name "$e" && is_name "$f"; }; }; then
                     echo "err usage: start I IP LPORT [CERT KEY]"; continue
                 fi
-                [ -s "$d/files/client.conf" ] || { echo "err no client.conf (put it first)"; continue; }
+                [ -s "$d/files/client.conf" ] || { echo "err no client.conf (conf first)"; continue; }
                 ip addr add "$b/16" dev "$FARM_TAP" 2>/dev/null || true
                 # --log first: openvpn's own option errors go to the log, not into this socket
                 if env -u NOTIFY_SOCKET openvpn --log "$d/logs/$a.log" --cd "$d/files" --config client.conf \
+                    --dev null --disable-dco \
                     --ca ca.crt --cert "${e:-client.crt}" --key "${f:-client.key}" --local "$b" --lport "$c" \
                     --writepid "$d/run/$a.pid" --daemon "storm-client-$a" </dev/null >>"$d/farm.log" 2>&1; then
                     echo ok
@@ -159,13 +187,14 @@ serve() {
                     [ -e "$p" ] || continue
                     n=${p##*/}; n=${n%.pid}
                     if [ "$n" -lt "$b" ] || [ "$n" -ge $(( b + 10#$c )) ]; then continue; fi
-                    kill -"$a" "$(<"$p")" 2>/dev/null && k=$(( k + 1 ))
+                    pid=$(ours "$p" "$n") || continue
+                    kill -"$a" "$pid" 2>/dev/null && k=$(( k + 1 ))
                 done
                 echo "ok $k" ;;
             count)
                 k=0
                 for p in "$d"/run/*.pid; do
-                    [ -e "$p" ] && kill -0 "$(<"$p")" 2>/dev/null && k=$(( k + 1 ))
+                    [ -e "$p" ] && ours "$p" >/dev/null && k=$(( k + 1 ))
                 done
                 echo "ok $k" ;;
             logtail)
@@ -182,7 +211,9 @@ serve() {
 # an absolute DIR of plain characters: socat splits its EXEC string, openvpn's --cd would
 # move relative paths
 dir=$(realpath -m -- "$2")
-[[ $dir =~ ^[A-Za-z0-9/._+-]+$ ]] || { echo "storm-farm: DIR must be a path of letters, digits and / . _ + -: $dir" >&2; exit 2; }
+for p in "$dir" "$(realpath "$0")"; do
+    [[ $p =~ ^[A-Za-z0-9/._+-]+$ ]] || { echo "storm-farm: $p: only letters, digits and / . _ + - (socat splits the rest)" >&2; exit 2; }
+done
 case $1 in
     up) [ "$(id -u)" = 0 ] || { echo "storm-farm: run as root" >&2; exit 1; }; up "$dir" ;;
     down) down "$dir" ;;
