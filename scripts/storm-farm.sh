@@ -23,6 +23,7 @@
 #   conf SERVER PORT VERB     writes client.conf for a server at SERVER:PORT (10.201.0.1), verb 0-4
 #   put NAME BASE64           writes DIR/files/NAME (certificates and keys)
 #   start I IP LPORT [CERT KEY]  client I (0-99999): openvpn --config client.conf bound to IP:LPORT
+#                             (LPORT 0: a new source port at every start and restart)
 #                             (IP in 10.201.0.0/16, added to the tap first), --cd DIR/files,
 #                             ca.crt and client.crt/client.key unless CERT KEY (put names) are
 #                             given. "ok" means the options were accepted and openvpn forked;
@@ -162,7 +163,7 @@ serve() {
                 fi
                 mv "$p" "$d/files/$a"; echo ok ;;
             start)
-                if ! is_num "$a" || ! is_client_ip "$b" || ! is_num "$c" || [ "$c" -lt 1 ] || [ "$c" -gt 65535 ] \
+                if ! is_num "$a" || ! is_client_ip "$b" || ! is_num "$c" || [ "$c" -gt 65535 ] \
                     || { [ -n "$e$f" ] && ! { is_name "$e" && is_name "$f"; }; }; then
                     echo "err usage: start I IP LPORT [CERT KEY]"; continue
                 fi
