@@ -180,14 +180,14 @@ serve() {
                     echo "err client $a did not start: $(tr -cd '[:print:]' <<<"$why" | cut -c1-200)"
                 fi ;;
             signal)
-                if [[ ! $a =~ ^(STOP|CONT|TERM|KILL)$ ]] || ! is_num "$b" || [[ ! $c =~ ^[0-9]{1,7}$ ]]; then
+                if [[ ! $a =~ ^(STOP|CONT|TERM|KILL)$ ]] || ! is_num "$b" || ! is_num "$c"; then
                     echo "err usage: signal SIG FROM COUNT"; continue
                 fi
                 k=0
                 for p in "$d"/run/*.pid; do
                     [ -e "$p" ] || continue
                     n=${p##*/}; n=${n%.pid}
-                    if [ "$n" -lt "$b" ] || [ "$n" -ge $(( b + 10#$c )) ]; then continue; fi
+                    if [ "$n" -lt "$b" ] || [ "$n" -ge $(( b + c )) ]; then continue; fi
                     pid=$(ours "$p" "$n") || continue
                     kill -"$a" "$pid" 2>/dev/null && k=$(( k + 1 ))
                 done
