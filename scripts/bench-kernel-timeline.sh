@@ -1,0 +1,55 @@
+#!/bin/bash
+# scripts/bench-kernel-timeline.sh RUNDIR...: who paces the drain of each storm, the kernel or
+# the server. For every storm of a make bench run (RUNDIR = out/bench/<run>, the autopkgtest
+# output directory) it reads the storm's saved kernel log (artifacts/dmesg-<tag>.txt) and the
+# server's nclients samples (artifacts/drain-<tag>.csv: ms after the block, nclients, server CPU
+# in us) and prints when the kernel sent its DEL_PEER notifications (ovpn-dco and ovpn log
+# "deleting peer" as they send one) next to how fast the server's client count fell.
+#   t0       the storm's "dco-storm: storm block" line in the kernel log, and the storm's
+#            deletions the expiries (reason 2) up to WINDOW (60) s after it; a log from before
+#            that line existed has none: then the times count from the first deletion
+#            ("t0=first") and the storm is the largest burst of expiries (no gap over 30 s)
+#   kernel   number of those lines, first and last (s after t0), how many in the
+#            first 3 s, the rate after that (per s), per-second histogram
+#   server   nclients at each sample (s after the block; the samples come 1-2.5 s apart)
+# Needs nothing but awk; prints "no kernel log" for a storm whose artifacts lack one.
+set -euo pipefail
+[ $# -gt 0 ] || { echo "usage: $0 RUNDIR... (out/bench/<run>)" >&2; exit 2; }
+
+for run in "$@"; do
+    [ -d "$run/artifacts" ] || { echo "$run: no artifacts/ (not a make bench run directory)" >&2; continue; }
+    for d in "$run"/artifacts/dmesg-*.txt; do
+        [ -e "$d" ] || { echo "$run: no kernel log in artifacts/"; break; }
+        tag=${d##*/dmesg-}; tag=${tag%.txt}
+        echo "== ${run##*/} $tag"
+        awk -v win="${WINDOW:-60}" '{ if (!match($0, /^\[ *[0-9]+\.[0-9]+\]/)) next; t = substr($0, 2, RLENGTH - 2) + 0 }
+            /dco-storm: storm block/ { b = t; m = 0; next }
+            /deleting peer.*reason 2$/ { all[++m] = t }
+            END {
+                # the storm: with the mark, the expiries within win s after it; without, the
+                # largest burst (no gap over 30 s), so a later lone expiry is not taken for it
+                n = 0
+                if (b != "") { for (i = 1; i <= m; i++) if (all[i] - b <= win) ts[++n] = all[i] }
+                else if (m > 0) {
+                    bs = 1; best = 0
+                    for (i = 2; i <= m + 1; i++) if (i > m || all[i] - all[i - 1] > 30) {
+                        if (i - bs > best) { best = i - bs; from = bs }
+                        bs = i }
+                    for (i = from; i < from + best; i++) ts[++n] = all[i]
+                }
+                if (n == 0) { print "  kernel: no expiry (reason 2) deleting-peer lines"; exit }
+                first = ts[1]; last = ts[n]; z = (b != "") ? b : first
+                burst = 0; for (i = 1; i <= n; i++) { if (ts[i] - first <= 3) burst++; h[int(ts[i] - z)]++ }
+                rest = n - burst; dur = last - first - 3
+                printf "  kernel: %d DEL_PEER (expired), first %.2f s, last %.2f s after t0=%s; %d in the first 3 s, then %s/s\n",
+                    n, first - z, last - z, (b != "") ? "block" : "first", burst, (dur > 0 ? sprintf("%.0f", rest / dur) : "n/a")
+                printf "  kernel per second after t0:"
+                for (s = int(first - z); s <= int(last - z); s++) printf " %d:%d", s, h[s] + 0
+                printf "\n"
+            }' "$d"
+        c=$run/artifacts/drain-$tag.csv
+        if [ -s "$c" ]; then
+            awk -F, '{ printf "%s%.1f:%s", (NR > 1 ? " " : "  server nclients at s after block: "), $1 / 1000, $2 } END { print "" }' "$c"
+        fi
+    done
+done
