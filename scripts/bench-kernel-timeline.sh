@@ -6,23 +6,32 @@
 # in us) and prints when the kernel sent its DEL_PEER notifications (ovpn-dco and ovpn log
 # "deleting peer" as they send one) next to how fast the server's client count fell.
 #   t0       the storm's "dco-storm: storm block" line in the kernel log, and the storm's
-#            deletions the expiries (reason 2) up to WINDOW (60) s after it; a log from before
-#            that line existed has none: then the times count from the first deletion
-#            ("t0=first") and the storm is the largest burst of expiries (no gap over 30 s)
-#   kernel   number of those lines, first and last (s after t0), how many in the
-#            first 3 s, the rate after that (per s), per-second histogram
-#   server   nclients at each sample (s after the block; the samples come 1-2.5 s apart)
-# Needs nothing but awk; prints "no kernel log" for a storm whose artifacts lack one.
+#            deletions the expiries (reason 2) up to 2 x timeout + margin s after it (the drain's
+#            window: DCO_STORM_TIMEOUT/MARGIN of the run's settings.env, else 10 and 20); a log
+#            from before that line existed has none: then the times count from the first
+#            deletion ("t0=first") and the storm is the latest largest burst of expiries (no gap
+#            over 30 s)
+#   kernel   number of those lines, first and last (s after t0), how many within 3 s of the
+#            first, the rate after that (per s), per-second histogram
+#   server   nclients at each sample (s after the block; 1 s apart when idle, 2-6 s under
+#            stress at N=1024)
+# Needs nothing but awk; a storm is listed for each kernel log its artifacts hold.
 set -euo pipefail
 [ $# -gt 0 ] || { echo "usage: $0 RUNDIR... (out/bench/<run>)" >&2; exit 2; }
 
 for run in "$@"; do
+    run=${run%/}
+    s=$(dirname "$run")/settings.env
+    timeout=$(sed -n 's/^DCO_STORM_TIMEOUT=//p' "$s" 2>/dev/null || true)
+    margin=$(sed -n 's/^DCO_STORM_MARGIN=//p' "$s" 2>/dev/null || true)
+    window=$(( 2 * ${timeout:-10} + ${margin:-20} ))
     [ -d "$run/artifacts" ] || { echo "$run: no artifacts/ (not a make bench run directory)" >&2; continue; }
-    for d in "$run"/artifacts/dmesg-*.txt; do
-        [ -e "$d" ] || { echo "$run: no kernel log in artifacts/"; break; }
+    found=
+    while read -r d; do
+        found=1
         tag=${d##*/dmesg-}; tag=${tag%.txt}
         echo "== ${run##*/} $tag"
-        awk -v win="${WINDOW:-60}" '{ if (!match($0, /^\[ *[0-9]+\.[0-9]+\]/)) next; t = substr($0, 2, RLENGTH - 2) + 0 }
+        awk -v win="$window" '{ if (!match($0, /^\[ *[0-9]+\.[0-9]+\]/)) next; t = substr($0, 2, RLENGTH - 2) + 0 }
             /dco-storm: storm block/ { b = t; m = 0; next }
             /deleting peer.*reason 2$/ { all[++m] = t }
             END {
@@ -33,7 +42,7 @@ for run in "$@"; do
                 else if (m > 0) {
                     bs = 1; best = 0
                     for (i = 2; i <= m + 1; i++) if (i > m || all[i] - all[i - 1] > 30) {
-                        if (i - bs > best) { best = i - bs; from = bs }
+                        if (i - bs >= best) { best = i - bs; from = bs }
                         bs = i }
                     for (i = from; i < from + best; i++) ts[++n] = all[i]
                 }
@@ -41,8 +50,8 @@ for run in "$@"; do
                 first = ts[1]; last = ts[n]; z = (b != "") ? b : first
                 burst = 0; for (i = 1; i <= n; i++) { if (ts[i] - first <= 3) burst++; h[int(ts[i] - z)]++ }
                 rest = n - burst; dur = last - first - 3
-                printf "  kernel: %d DEL_PEER (expired), first %.2f s, last %.2f s after t0=%s; %d in the first 3 s, then %s/s\n",
-                    n, first - z, last - z, (b != "") ? "block" : "first", burst, (dur > 0 ? sprintf("%.0f", rest / dur) : "n/a")
+                printf "  kernel: %d DEL_PEER (expired), first %.2f s, last %.2f s after t0=%s; %d within 3 s of the first, then %s\n",
+                    n, first - z, last - z, (b != "") ? "block" : "first", burst, (dur > 0 ? sprintf("%.0f/s", rest / dur) : "nothing")
                 printf "  kernel per second after t0:"
                 for (s = int(first - z); s <= int(last - z); s++) printf " %d:%d", s, h[s] + 0
                 printf "\n"
@@ -51,5 +60,6 @@ for run in "$@"; do
         if [ -s "$c" ]; then
             awk -F, '{ printf "%s%.1f:%s", (NR > 1 ? " " : "  server nclients at s after block: "), $1 / 1000, $2 } END { print "" }' "$c"
         fi
-    done
+    done < <(find "$run/artifacts" -maxdepth 1 -name 'dmesg-*.txt' | sort -V)
+    [ -n "$found" ] || echo "$run: no kernel log in artifacts/"
 done

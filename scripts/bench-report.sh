@@ -6,7 +6,8 @@
 #                        reconnected rejections passed version accel cpu-reap), then drain excess,
 #                        stale max, netlink error lines, netlink drops max, survived, stress,
 #                        scenario, variant, connect s, reconnect s, storms, kernel's last
-#                        DEL_PEER after the block (s), server lag after it (s)
+#                        DEL_PEER after the block (s), server lag after it: upper and lower
+#                        bound (s), all three over the storms that drained
 #   bench.md             the README tables (machine, accel, date, command; storms; soak cycles)
 #   bench.png            stale, drain excess and CPU per reaped instance against N, one line per build
 #   bench-soak.png       the soak: server RSS and open fds per cycle
@@ -42,8 +43,8 @@ awk "$AWK_COLS"'
       if (num(v("nl_drops_max")) && (!(k in nd) || v("nl_drops_max") + 0 > nd[k])) nd[k] = v("nl_drops_max") + 0
       if (num(v("connect_s"))) { co[k] += v("connect_s"); con[k]++ }
       if (num(v("reconnect_s"))) { rc[k] += v("reconnect_s"); rcn[k]++ }
-      if (num(v("kdel_last_s"))) { kl[k] += v("kdel_last_s"); kln[k]++ }
-      if (num(v("server_lag_s"))) { sl[k] += v("server_lag_s"); sln[k]++ }
+      if (num(v("server_lag_s")) && num(v("kdel_last_s"))) { kl[k] += v("kdel_last_s"); sl[k] += v("server_lag_s"); sln[k]++
+          if (num(v("server_lag_min_s"))) { slm[k] += v("server_lag_min_s"); slmn[k]++ } }
       if (v("survived") != "no") sv[k]++
       if (v("result") == "PASS") ok[k]++ }
     function m(a, n, k, f) { return (n[k] ? sprintf(f, a[k] / n[k]) : "NaN") }
@@ -52,7 +53,7 @@ awk "$AWK_COLS"'
               m(r, rn, k, "%.1f"), m(rj, rjn, k, "%.1f"), (ok[k] + 0) "/" cnt[k], ver[k], acc[k], m(cr, crn, k, "%.2f"),
               m(de, den, k, "%.2f"), (k in smax ? smax[k] : "NaN"), ne[k] + 0, (k in nd ? nd[k] : "NaN"),
               (sv[k] + 0) "/" cnt[k], st[k], sc[k], va[k], m(co, con, k, "%.0f"), m(rc, rcn, k, "%.0f"), cnt[k],
-              m(kl, kln, k, "%.1f"), m(sl, sln, k, "%.1f") } }' \
+              m(kl, sln, k, "%.1f"), m(sl, sln, k, "%.1f"), m(slm, slmn, k, "%.1f") } }' \
     "$CSV" > "$B/bench-mean.dat"
 tr ' ' ',' < "$B/bench-mean.dat" > "$B/bench-mean.csv"
 
@@ -77,12 +78,12 @@ knob() {
     echo "Command: \`make bench\`$( [ -s "$B/matrix.txt" ] && awk '{ s += $6 * $8 } END { printf " (%d VM boots, %d storms: out/bench/matrix.txt)", NR, s }' "$B/matrix.txt")${BENCH_WALL_S:+; wall time $(( BENCH_WALL_S / 60 )) min}."
     echo "Builds: $(awk '!seen[$20]++ { printf "%s%s %s", (n++ ? ", " : ""), $20, $10 }' "$B/bench-mean.dat")."
     echo
-    echo "| build / config | N | stress | storms | stale mean (max) | drain − timeout (s) | kernel's last DEL_PEER / server lag after it (s) | CPU per reaped (ms) | netlink err lines / max drops | survived | reconnected | rejections | connect (s) | reconnect (s) | passed |"
+    echo "| build / config | N | stress | storms | stale mean (max) | drain − timeout (s) | kernel's last DEL_PEER after the block / server lag after it (s) | CPU per reaped (ms) | netlink err lines / max drops | survived | reconnected | rejections | connect (s) | reconnect (s) | passed |"
     echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     awk '{ for (i = 1; i <= NF; i++) if ($i == "NaN") $i = "n/a"
         printf "| %s | %d | %s | %d | %s (%s) | %s | %s / %s | %s | %s / %s | %s | %s | %s | %s | %s | %s |\n",
             $1, $2, ($18 > 0 ? $18 " CPU" : "none"), $23, $3, $14, ($19 == "distinct" ? "n/a" : ($13 == "n/a" ? "never drained" : $13)),
-            ($24 == "" ? "n/a" : $24), ($25 == "" ? "n/a" : $25), $6, $15, $16, $17, $7, $8, $21, $22, $9 }' \
+            ($24 == "" ? "n/a" : $24), ($25 == "n/a" || $25 == "" ? "n/a" : (($26 == "" ? "n/a" : $26) "–" $25)), $6, $15, $16, $17, $7, $8, $21, $22, $9 }' \
         "$B/bench-mean.dat"
     if [ -n "$soak_labels" ]; then
         echo
@@ -114,8 +115,9 @@ knob() {
     echo "the storm. stale = instances listed by management 'status 2' after 2 x timeout + 20 s (the status"
     echo "file must agree); drain − timeout = from the block until load-stats nclients first reads 0, minus"
     echo "the $(( 2 * $(knob TIMEOUT 10) )) s the kernel waits; kernel's last DEL_PEER = its last 'deleting peer' line after the"
-    echo "block by the kernel log's clock (the module logs it as it sends the notification), server lag ="
-    echo "drain − that (what the server took beyond the kernel; resolution: the 1-2.5 s nclients poll); CPU per reaped = server CPU (/proc/PID/schedstat) from the last 1 s"
+    echo "block by the kernel log's clock (the module logs it as it sends the notification); server lag ="
+    echo "what the server took beyond it, between the last nclients sample above 0 and the first at 0 (the"
+    echo "samples come 1 s apart when idle, 2-6 s under stress at N=1024), means over the storms that drained; CPU per reaped = server CPU (/proc/PID/schedstat) from the last 1 s"
     echo "sample before nclients dropped to the sample at which it last changed, / (N − stale); netlink"
     echo "err lines = server log lines about netlink errors/ENOBUFS/overruns since the block, drops = the"
     echo "largest Drops counter of the server's netlink socket (/proc/net/netlink) during the drain. The"

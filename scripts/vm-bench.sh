@@ -166,7 +166,7 @@ info "matrix (one VM boot per line):"
 estimate < "$B/matrix.txt"
 
 CSV=$B/bench.csv
-echo "label,variant,scenario,version,kernel,module,accel,cpus,n,round,cycle,stale,stale_file,nclients_after,drain_s,drain_excess_s,first_reap_s,cpu_s,cpu_reap_s,reap_span_s,reaped,cpu_ms_per_reaped,nl_err_lines,nl_resync_lines,nl_drops_max,sys_rmem_max,survived,reconnected,reconnect_s,rejected,connect_s,rss0_kb,fds0,rss_kb,fds,dup_events,stress,freeze,client_dev,plateau,kdel_first_s,kdel_last_s,server_lag_s,result" > "$CSV"
+echo "label,variant,scenario,version,kernel,module,accel,cpus,n,round,cycle,stale,stale_file,nclients_after,drain_s,drain_excess_s,first_reap_s,cpu_s,cpu_reap_s,reap_span_s,reaped,cpu_ms_per_reaped,nl_err_lines,nl_resync_lines,nl_drops_max,sys_rmem_max,survived,reconnected,reconnect_s,rejected,connect_s,rss0_kb,fds0,rss_kb,fds,dup_events,stress,freeze,client_dev,plateau,kdel_first_s,kdel_last_s,server_lag_s,server_lag_min_s,result" > "$CSV"
 
 # run_done RUN: its log ends with autopkgtest's result line (an interrupted run has none).
 run_done() { [ -s "$B/$1.log" ] && grep -aqE '^dco-storm +(PASS|FAIL|SKIP)' "$B/$1.log"; }
@@ -229,7 +229,7 @@ bench_csv() {
                 g("nl_drops_max") "," g("sys_rmem_max") "," g("survived") "," g("reconnected") "," g("reconnect_s") "," \
                 g("rejected") "," g("connect_s") "," g("rss0_kb") "," g("fds0") "," g("rss_kb") "," g("fds") "," \
                 g("dup_events") "," g("stress") "," g("freeze") "," g("client_dev") "," g("plateau") "," \
-                g("kdel_first_s") "," g("kdel_last_s") "," g("server_lag_s") "," g("result") }' >> "$CSV"
+                g("kdel_first_s") "," g("kdel_last_s") "," g("server_lag_s") "," g("server_lag_min_s") "," g("result") }' >> "$CSV"
 }
 
 while read -r run label v scenario n rounds stress cycles; do
