@@ -14,7 +14,8 @@
 #   kernel   number of those lines, first and last (s after t0), how many within 3 s of the
 #            first, the rate after that (per s), per-second histogram
 #   server   nclients at each sample (s after the block; 1 s apart when idle, 2-6 s under
-#            stress at N=1024)
+#            stress at N=1024), and (with the mark) the bounds of the server's lag after the
+#            kernel's last notification: from the last sample above 0 to the first at 0
 # Needs nothing but awk; a storm is listed for each kernel log its artifacts hold.
 set -euo pipefail
 [ $# -gt 0 ] || { echo "usage: $0 RUNDIR... (out/bench/<run>)" >&2; exit 2; }
@@ -31,7 +32,11 @@ for run in "$@"; do
         found=1
         tag=${d##*/dmesg-}; tag=${tag%.txt}
         echo "== ${run##*/} $tag"
-        awk -v win="$window" '{ if (!match($0, /^\[ *[0-9]+\.[0-9]+\]/)) next; t = substr($0, 2, RLENGTH - 2) + 0 }
+        # the drain's samples: when nclients first read 0, and the last sample above 0 before it
+        c=$run/artifacts/drain-$tag.csv
+        read -r zero nonzero < <(awk -F, '$2 ~ /^[0-9]+$/ { if ($2 == 0) { z = $1 / 1000; exit } nz = $1 / 1000 }
+            END { print (z == "" ? "NA" : z), (nz == "" ? "NA" : nz) }' "$c" 2>/dev/null || echo "NA NA")
+        awk -v win="$window" -v zero="$zero" -v nonzero="$nonzero" '{ if (!match($0, /^\[ *[0-9]+\.[0-9]+\]/)) next; t = substr($0, 2, RLENGTH - 2) + 0 }
             /dco-storm: storm block/ { b = t; m = 0; next }
             /deleting peer.*reason 2$/ { all[++m] = t }
             END {
@@ -55,8 +60,13 @@ for run in "$@"; do
                 printf "  kernel per second after t0:"
                 for (s = int(first - z); s <= int(last - z); s++) printf " %d:%d", s, h[s] + 0
                 printf "\n"
+                # the server lag after the last notification lies between the samples around it
+                if (b != "" && zero != "NA") {
+                    lo = (nonzero == "NA") ? 0 : nonzero - (last - z); if (lo < 0) lo = 0
+                    hi = zero - (last - z); if (hi < 0) hi = 0   # a mark written before the block
+                    printf "  server: nclients 0 at %.1f s, last above 0 at %s s: lag after the kernel'"'"'s last %.1f-%.1f s\n",
+                        zero, (nonzero == "NA") ? "none" : sprintf("%.1f", nonzero), lo, hi }
             }' "$d"
-        c=$run/artifacts/drain-$tag.csv
         if [ -s "$c" ]; then
             awk -F, '{ printf "%s%.1f:%s", (NR > 1 ? " " : "  server nclients at s after block: "), $1 / 1000, $2 } END { print "" }' "$c"
         fi
