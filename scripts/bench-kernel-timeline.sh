@@ -15,7 +15,10 @@
 #            first, the rate after that (per s), per-second histogram
 #   server   nclients at each sample (s after the block; 1 s apart when idle, 2-6 s under
 #            stress at N=1024), and (with the mark) the bounds of the server's lag after the
-#            kernel's last notification: from the last sample above 0 to the first at 0
+#            kernel's last notification: from the last sample above 0 to the first at 0; its CPU
+#            (/proc/PID/schedstat, in the samples): the rate while idle before the first drop
+#            (N instances, no traffic: per-second work over all of them), the reap window as
+#            cpu_reap_s counts it, and per reaped instance gross and net of the idle rate
 # Needs nothing but awk; a storm is listed for each kernel log its artifacts hold.
 set -euo pipefail
 [ $# -gt 0 ] || { echo "usage: $0 RUNDIR... (out/bench/<run>)" >&2; exit 2; }
@@ -69,6 +72,18 @@ for run in "$@"; do
             }' "$d"
         if [ -s "$c" ]; then
             awk -F, '{ printf "%s%.1f:%s", (NR > 1 ? " " : "  server nclients at s after block: "), $1 / 1000, $2 } END { print "" }' "$c"
+            # CPU: the idle rate (first sample to the last before nclients dropped) and the reap
+            # window as dco-storm counts cpu_reap_s (that last sample to the one at which
+            # nclients last changed), net of the idle rate
+            awk -F, '$2 !~ /^[0-9]+$/ { next }
+                !s++ { n = $2; t0 = $1; c0 = $3; pt = $1; pc = $3; last = $2; next }
+                $2 < n && !d { d = 1; idle = (pt > t0) ? (pc - c0) / (pt - t0) : 0; ft = pt; fc = pc }
+                d && $2 != last { lt = $1; lc = $3; ln = $2 }
+                { pt = $1; pc = $3; last = $2 }
+                END { if (!d || n - ln <= 0) { print "  server CPU: nothing reaped"; exit }
+                      w = (lt - ft) / 1000; cpu = (lc - fc) / 1000; r = n - ln
+                      printf "  server CPU: %.0f ms/s idle before the first drop; reap window %.1f s, %.0f ms: %.2f ms per reaped instance, %.2f net of the idle rate (%d reaped)\n",
+                          idle, w, cpu, cpu / r, (cpu - idle * w) / r, r }' "$c"
         fi
     done < <(find "$run/artifacts" -maxdepth 1 -name 'dmesg-*.txt' | sort -V)
     [ -n "$found" ] || echo "$run: no kernel log in artifacts/"
