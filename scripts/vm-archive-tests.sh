@@ -18,7 +18,9 @@
 # (openssl) are in the image.
 # Environment: VM_DEBS_DIR (directory with openvpn_$NEW_VERSION.dsc, its tarballs and
 #   openvpn_${NEW_VERSION}_amd64.deb; default $OUT), VM_ARCHIVE_ONLY="fixed stock" (a subset),
-#   VM_ACCEL, VM_CPUS (2), VM_RAM (2048 MiB), VM_BOOT_TIMEOUT (300 s).
+#   VM_ACCEL, VM_CPUS (2), VM_RAM (2048 MiB), VM_BOOT_TIMEOUT (300 s), VM_TEST_TIMEOUT (1500 s per
+#   test: the CA test's `easyrsa gen-dh` searches a random 2048-bit safe prime, which under TCG
+#   took 73-336 s in measured runs with an exponential-like tail; 900 s timed out once in CI).
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=scripts/vm-lib.sh
@@ -73,7 +75,7 @@ run_archive_tests() {
         info "$label: autopkgtest ${TESTS[*]} from ${dsc##*/} on ${*##*/} (accel $ACCEL); log $out.log"
         VM_KERNEL=$IMG/vmlinuz VM_INITRD=$IMG/initrd.img VM_ACCEL=$ACCEL \
         autopkgtest -U --no-built-binaries "${tnames[@]}" --output-dir "$out" \
-            --timeout-test="${VM_TEST_TIMEOUT:-900}" "$dsc" "$@" \
+            --timeout-test="${VM_TEST_TIMEOUT:-1500}" "$dsc" "$@" \
             -- qemu --qemu-command="$TOP/scripts/vm-qemu-wrapper" --cpus="${VM_CPUS:-2}" \
             --timeout-reboot="${VM_BOOT_TIMEOUT:-300}" --ram-size="${VM_RAM:-2048}" \
             --qemu-options="-cpu max" "$IMG/disk.img" > "$out.log" 2>&1 || rc=$?
@@ -85,12 +87,18 @@ run_archive_tests() {
         break
     done
     grep -a -E '^autopkgtest \[[0-9:]+\]: (test |@@@)|^\[I\] ' "$out.log" | sed "s/^/    $label| /" || true
-    local installed
+    local installed step
     for t in "${TESTS[@]}"; do
-        status=$(awk -v t="$t" '$1 == t { print $2; exit }' "$out/summary" 2>/dev/null || true)
+        # the summary line after the test name: "PASS", "FAIL non-zero exit status 5", "FAIL timed out", ...
+        status=$(awk -v t="$t" '$1 == t { $1 = ""; sub(/^ +/, ""); print; exit }' "$out/summary" 2>/dev/null || true)
         # the openvpn version installed in the testbed while the test ran (autopkgtest's <test>-packages)
         installed=$(awk '$1 == "openvpn" { print $2; exit }' "$out/$t-packages" 2>/dev/null || true)
         local detail="autopkgtest rc=$rc, $t ${status:-no result}, openvpn installed ${installed:-?} (want $version); log $out.log"
+        if [ -n "$status" ] && [ "$status" != PASS ]; then
+            # where the archive's test stopped: its last "[I] step" line
+            step=$(grep -a '^\[I\] ' "$out/$t-stdout" 2>/dev/null | tail -n1 || true)
+            detail="$detail; last step: ${step:-none}"
+        fi
         if [ "$status" = PASS ] && [ "$installed" = "$version" ]; then
             result PASS "vm-archive-$t-$label" "$detail"
         else
