@@ -8,7 +8,7 @@ TREE := $(if $(filter bookworm,$(TARGET)),build/bookworm,build)/openvpn-2.6.14
 
 .DEFAULT_GOAL := help
 .PHONY: help package package-all deps source tree refresh-patches refresh-env check clean \
-        unit-tests unit-tests-i386 vm-check vm-archive-tests vm-upgrade bench repo piuparts pu-request
+        unit-tests unit-tests-i386 vm-check vm-archive-tests vm-dhparam-time vm-upgrade bench repo piuparts pu-request
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9-]+):.*## (.*)/  make \1\t\2/' | expand -t 24
@@ -60,6 +60,9 @@ vm-check-bookworm: ## DCO storm test in a bookworm VM: archive deb12u2 + dco-dkm
 
 vm-archive-tests: ## the package's own isolation-machine autopkgtests (server-setup-with-ca, -with-static-key) in the VM, on deb13u4 and deb13u3 (scripts/vm-archive-tests.sh)
 	$(S)/vm-archive-tests.sh
+
+vm-dhparam-time: ## how long the archive CA test's `easyrsa gen-dh` (openssl dhparam 2048) takes in the TCG VM: sizes vm-archive-tests' timeout (scripts/vm-dhparam-time.sh)
+	$(S)/vm-dhparam-time.sh
 
 vm-upgrade: ## upgrade autopkgtest in a systemd VM: deb13u3 DCO server + clients, our repo, apt upgrade, restart, roll back (scripts/vm-upgrade.sh)
 	$(S)/vm-upgrade.sh
