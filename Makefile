@@ -61,8 +61,8 @@ vm-check-bookworm: ## DCO storm test in a bookworm VM: archive deb12u2 + dco-dkm
 vm-archive-tests: ## the package's own isolation-machine autopkgtests (server-setup-with-ca, -with-static-key) in the VM, on deb13u4 and deb13u3 (scripts/vm-archive-tests.sh)
 	$(S)/vm-archive-tests.sh
 
-vm-dhparam-time: ## how long the archive CA test's `easyrsa gen-dh` (openssl dhparam 2048) takes in the TCG VM: sizes vm-archive-tests' timeout (scripts/vm-dhparam-time.sh)
-	$(S)/vm-dhparam-time.sh
+vm-dhparam-time: ## how long the archive CA test's `easyrsa gen-dh` (openssl dhparam 2048) takes in the TCG VM (RUNS=3): sizes vm-archive-tests' timeout (scripts/vm-dhparam-time.sh)
+	$(S)/vm-dhparam-time.sh $(RUNS)
 
 vm-upgrade: ## upgrade autopkgtest in a systemd VM: deb13u3 DCO server + clients, our repo, apt upgrade, restart, roll back (scripts/vm-upgrade.sh)
 	$(S)/vm-upgrade.sh
