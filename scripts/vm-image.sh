@@ -1,7 +1,7 @@
 #!/bin/bash
 # Build (or reuse) the trixie VM image for the DCO storm autopkgtest.
 #
-#   scripts/vm-image.sh [--flavour trixie|bpo|bookworm] [--dco-deb PATH] [--print-dir]
+#   scripts/vm-image.sh [--flavour trixie|bpo|bookworm] [--dco-deb PATH] [--perf] [--print-dir]
 #
 # trixie: trixie's kernel (6.12) + openvpn-dco-dkms, whose ovpn-dco-v2.ko DKMS builds here, in the
 #         chroot, for the image's kernel (never at test time under TCG); for openvpn 2.6.x.
@@ -11,6 +11,8 @@
 #         given by --dco-deb (required: the archive's 0.0+git20231103-1~deb12u1 or our ~deb12u2),
 #         built by DKMS in the chroot like trixie's; bookworm's openvpn runtime dependencies
 #         (pre-t64 names). The image key includes the .deb's sha256: one image per module .deb.
+# --perf: the same image plus linux-perf (trixie's perf) and strace (`make bench-profile`), cached apart as
+#         perf-<flavour>-<key>, so that the images make check uses stay as they are.
 #
 # Recipe (see shared notes): mmdebstrap rootfs -> setup-testbed (AUTOPKGTEST_BUILD_QEMU=1) ->
 # mkfs.ext4 -d to a whole-disk image (no partition table) + vmlinuz/initrd copied out, booted by
@@ -24,12 +26,14 @@
 FLAVOUR=trixie
 PRINT_DIR=
 DCO_DEB=
+PERF=
 while [ $# -gt 0 ]; do
     case $1 in
         --flavour) FLAVOUR=$2; shift 2 ;;
         --dco-deb) DCO_DEB=$2; shift 2 ;;
+        --perf) PERF=1; shift ;;
         --print-dir) PRINT_DIR=1; shift ;;
-        *) die "usage: $0 [--flavour trixie|bpo|bookworm] [--dco-deb PATH] [--print-dir]" ;;
+        *) die "usage: $0 [--flavour trixie|bpo|bookworm] [--dco-deb PATH] [--perf] [--print-dir]" ;;
     esac
 done
 [ -z "$DCO_DEB" ] || [ "$FLAVOUR" = bookworm ] || die "--dco-deb is for --flavour bookworm only"
@@ -73,7 +77,7 @@ case $FLAVOUR in
         ;;
     *) die "unknown flavour $FLAVOUR" ;;
 esac
-PKGS=$BASE_PKGS,$OPENVPN_DEPS,$TEST_DEPS${KERNEL_PKGS:+,$KERNEL_PKGS}
+PKGS=$BASE_PKGS,$OPENVPN_DEPS,$TEST_DEPS${KERNEL_PKGS:+,$KERNEL_PKGS}${PERF:+,linux-perf,strace}
 # Suite mmdebstrap starts from; which branch of the customize hook runs ("trixie" is its DKMS
 # branch: build ovpn-dco-v2 for the image's kernel; the hook's text is part of the trixie image's
 # key, so bookworm reuses that branch rather than changing the text).
@@ -89,6 +93,7 @@ if [ "$FLAVOUR" = bookworm ]; then
     NAME=bookworm-dco-${DCO_VERSION##*~}
     NAME=${NAME//[^A-Za-z0-9.+-]/_}
 fi
+[ -z "$PERF" ] || NAME=perf-$NAME
 IMAGE_SIZE=${IMAGE_SIZE:-6G}
 
 # Customize hook, run by mmdebstrap with the chroot's /proc,/sys,/dev mounted.
