@@ -8,7 +8,7 @@ TREE := $(if $(filter bookworm,$(TARGET)),build/bookworm,build)/openvpn-2.6.14
 
 .DEFAULT_GOAL := help
 .PHONY: help package package-all deps source tree refresh-patches refresh-env check clean \
-        unit-tests unit-tests-i386 vm-check vm-archive-tests vm-dhparam-time vm-upgrade bench bench-scan repo piuparts pu-request
+        unit-tests unit-tests-i386 vm-check vm-archive-tests vm-dhparam-time vm-upgrade bench bench-profile bench-scan repo piuparts pu-request
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9-]+):.*## (.*)/  make \1\t\2/' | expand -t 24
@@ -69,6 +69,9 @@ vm-upgrade: ## upgrade autopkgtest in a systemd VM: deb13u3 DCO server + clients
 
 bench: ## DCO storm benchmark at scale (issue 9): N 128..1024 x deb13u3/deb13u4/2.7.8-bpo, stress, distinct CN, soak; BENCH_ESTIMATE=1 prints the matrix + wall time (scripts/vm-bench.sh)
 	$(S)/vm-bench.sh
+
+bench-profile: ## where the server's CPU per reaped instance goes: perf in the guest, N=1024 without stress, deb13u4 vs 2.7.8 -> out/bench-profile/profile.txt (scripts/bench-profile.sh)
+	$(S)/bench-profile.sh
 
 bench-scan: ## what the deferred close's slot scan costs per storm, N 128..1024, on the host and in the TCG VM (NO_VM=1: host only; scripts/bench-deferred-scan.sh)
 	$(S)/bench-deferred-scan.sh

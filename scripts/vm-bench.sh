@@ -52,6 +52,11 @@
 #   soak with 3 cycles. BENCH_ESTIMATE=1 prints the matrix and its estimated wall time (model
 #   measured on the 2-core TCG host, see estimate()) and exits. BENCH_REUSE=1 re-summarises
 #   existing <run>.log files, also unfinished ones, instead of running storms.
+# BENCH_PERF=1 (make bench-profile): profile the server with perf in each storm (DCO_STORM_PERF=1;
+#   the image with linux-perf and strace, vm-image.sh --perf; ours with its debug symbols from the
+#   -dbgsym .deb in out/); BENCH_PERF=strace counts its system calls instead (strace -c);
+#   scripts/bench-profile-report.sh then says where the CPU per reaped instance goes. Both add
+#   to the server's CPU: such runs are for attribution, not the tables.
 # VM: VM_RAM (8192 MiB: ~3-4 MiB per client process at N=1024), VM_CPUS (2), VM_ACCEL,
 #   VM_TEST_TIMEOUT (autopkgtest's per-test limit, 21600 s here: fixed-1024 is long).
 # shellcheck source=scripts/lib.sh
@@ -186,15 +191,23 @@ bench_run() {
         bpo)   flavour=bpo; mapfile -t debs < <(archive_debs "trixie-backports" "openvpn/trixie-backports") ;;
         *) die "unknown variant $v" ;;
     esac
-    step "bench $run: image ($flavour)"
-    "$TOP/scripts/vm-image.sh" --flavour "$flavour"
-    img=$("$TOP/scripts/vm-image.sh" --flavour "$flavour" --print-dir)
+    local perf=()
+    [ -z "${BENCH_PERF:-}" ] || perf=(--perf)
+    step "bench $run: image ($flavour${perf[*]:+, with perf})"
+    "$TOP/scripts/vm-image.sh" --flavour "$flavour" "${perf[@]}"
+    img=$("$TOP/scripts/vm-image.sh" --flavour "$flavour" "${perf[@]}" --print-dir)
     accel=$(vm_accel "$img")
     step_done
     step "bench $run: $scenario N=$n, $rounds round(s) x $cycles cycle(s), stress-ng --cpu $stress, ${debs[*]##*/}"
     export TREE_DROP_DEPS=; [ "$v" != bpo ] || TREE_DROP_DEPS=openvpn-dco-dkms
     local envs=("${COMMON_ENV[@]}" "DCO_STORM_SCENARIO=$scenario" "DCO_STORM_CLIENTS=$n"
         "DCO_STORM_REPEAT=$rounds" "DCO_STORM_STRESS=$stress" "DCO_STORM_CYCLES=$cycles" DCO_STORM_SIGNALS=0)
+    export PERF_DEBUG_DEB=
+    if [ -n "${BENCH_PERF:-}" ]; then
+        envs+=("DCO_STORM_PERF=$BENCH_PERF")
+        [ "$v" != fixed ] || [ "$BENCH_PERF" != 1 ] || PERF_DEBUG_DEB=$OUT/openvpn-dbgsym_${NEW_VERSION}_amd64.deb
+        [ -z "$PERF_DEBUG_DEB" ] || [ -f "$PERF_DEBUG_DEB" ] || die "BENCH_PERF: no $PERF_DEBUG_DEB (make package builds it)"
+    fi
     local kv
     for kv in $BENCH_STORM_ENV; do envs+=("$kv"); done
     if [ "$BENCH_FARM" = 1 ]; then

@@ -145,6 +145,8 @@ test_tree() {
         sed -i "/^[[:space:]]*$dep,\?\$/d; s/\b$dep, //" "$t/debian/tests/control"
     done
     install -m755 "$TOP/debian/tests/dco-storm" "$t/debian/tests/dco-storm"
+    # $PERF_DEBUG_DEB: a -dbgsym .deb whose debug files the test adds to perf's build-id cache
+    [ -z "${PERF_DEBUG_DEB:-}" ] || dpkg-deb -x "$PERF_DEBUG_DEB" "$t/perf-debug"
 }
 
 # vm_accel IMAGE_DIR: "kvm" if a stock Debian kernel boots under this host's KVM (probe: boot the
