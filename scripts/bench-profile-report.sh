@@ -36,9 +36,16 @@ for log in "$d"/*.log; do
         fi
         win() { grep -a "^PERF-WINDOW name=$tag-$1 " "$log" | tail -n1 | sed -n "s/.* $2=\([0-9.]*\).*/\1/p"; }
         is=$(win idle span_s); ss=$(win storm span_s); hz=$(win storm hz)
+        if ! [[ $stale =~ ^[0-9]+$ && $n =~ ^[0-9]+$ ]] || [ "$stale" -ge "$n" ]; then
+            echo "== $run $tag: stale $stale of $n: nothing reaped to divide by"; continue
+        fi
+        if [ -z "$is" ] || [ -z "$ss" ] || [ "$is" = 0.000 ]; then
+            echo "== $run $tag: a window is missing (no PERF-WINDOW line: perf did not ack?)"; continue
+        fi
         reaped=$(( n - stale ))
+        tool="$hz Hz"; [ -n "$hz" ] || tool="strace -c: schedstat and wake-ups inflated by strace's stops"
         echo
-        echo "== $run $tag: openvpn $version, N=$n, reaped $reaped; idle window ${is}s, storm window ${ss}s, $hz Hz"
+        echo "== $run $tag: openvpn $version, N=$n, reaped $reaped; idle window ${is}s, storm window ${ss}s, $tool"
         # the server's CPU by schedstat and its wake-ups (voluntary context switches), same windows
         awk -v is="$is" -v ss="$ss" -v ci="$(win idle schedstat_ms)" -v cs="$(win storm schedstat_ms)" \
             -v wi="$(win idle wakeups)" -v ws="$(win storm wakeups)" -v reaped="$reaped" 'BEGIN {
