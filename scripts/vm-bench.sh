@@ -19,7 +19,11 @@
 #   <v>-nostress  the largest N without stress-ng, BENCH_REPEAT storms
 #   <v>-distinct  per-client certificates, no --duplicate-cn, clients reconnecting while the
 #                 kernel's deletions are processed (multi_delete_dup), largest N, one storm
-#                 (dco-storm's distinct phase 1; DCO_STORM_SIGNALS=0), stress as above
+#                 (dco-storm's distinct phase 1; DCO_STORM_SIGNALS=0), stress as above, with
+#                 BENCH_DISTINCT_ENV ("DCO_STORM_TIMEOUT=60 DCO_STORM_LIFT=62"): under TCG 1024
+#                 clients need over a minute to come back, so with keepalive 5 10 the kernel has
+#                 expired nearly every old peer before they do (2 multi_delete_dup events seen);
+#                 a 60 s timeout keeps the old instances alive while the clients reconnect
 # for each variant v in BENCH_VARIANTS ("stock fixed bpo"); which configurations run is
 # BENCH_CONFIGS ("storm nostress distinct"), distinct only for BENCH_DISTINCT_VARIANTS.
 # A run whose log (out/bench/RUN.log) already holds all its storms is not run again: make bench
@@ -78,6 +82,7 @@ BENCH_SOAK_N=${BENCH_SOAK_N:-256}
 BENCH_SOAK_CYCLES=${BENCH_SOAK_CYCLES:-10}
 BENCH_STRESS=${BENCH_STRESS:-2}
 BENCH_STORM_ENV=${BENCH_STORM_ENV:-}
+BENCH_DISTINCT_ENV=${BENCH_DISTINCT_ENV-DCO_STORM_TIMEOUT=60 DCO_STORM_LIFT=62}
 BENCH_FARM=${BENCH_FARM:-1}
 # thaw batch: with the clients in the guest 64 (more drowned the TCG guest); on the farm the
 # guest only runs the server, which takes 256 handshakes at a time as it takes 64 at bring-up
@@ -123,10 +128,10 @@ matrix() {
 # per round (fresh server): namespaces + staggered client starts EST_UP s per client, growing
 # with the clients already connected (+ EST_UP_GROW x N); per cycle the block, drain, checks
 # EST_CYCLE s, then the reconnect EST_RECON s per client (a leaking server: its free slots,
-# then the 60 s plateau); distinct adds per-client certificates (0.15 s per client). Two sets of
-# defaults: clients in the guest (BENCH_FARM=0) and on the client farm (measured 2026-11-28 at
-# N=1024: boot 110 s, 1024 connected in 62 s, block to drained and checked ~70 s, 1024 back in
-# 104 s with thaw batches of 256).
+# then the 60 s plateau); distinct adds per-client certificates (0.15 s per client) and its 60 s
+# block. Two sets of defaults: clients in the guest (BENCH_FARM=0) and on the client farm
+# (measured 2026-11-28 at N=1024: boot 110 s, 1024 connected in 62 s, block to drained and
+# checked ~70 s, 1024 back in 104 s with thaw batches of 256).
 estimate() {
     local f=0; [ "$BENCH_FARM" = 1 ] && f=1
     awk -v boot="${EST_BOOT:-$((f ? 120 : 240))}" -v up="${EST_UP:-$((f ? 6 : 45))e-2}" \
@@ -134,7 +139,7 @@ estimate() {
         -v recon="${EST_RECON:-$((f ? 10 : 45))e-2}" '
         { n = $5; per_up = (up + grow * n) * n + 20
           rc = ($3 == "stock") ? 0.1 * n + 60 : recon * n
-          if ($4 == "distinct") t = boot + $6 * (0.15 * n + per_up + 30 + rc)
+          if ($4 == "distinct") t = boot + $6 * (0.15 * n + per_up + 90 + rc)
           else t = boot + $6 * (per_up + $8 * (cyc + rc))
           printf "  %-22s %-6s %-8s N=%-5s rounds %s cycles %-2s stress %s  ~%4d min\n", $1, $3, $4, n, $6, $8, $7, t / 60
           total += t }
@@ -209,6 +214,7 @@ bench_run() {
         [ -z "$PERF_DEBUG_DEB" ] || [ -f "$PERF_DEBUG_DEB" ] || die "BENCH_PERF: no $PERF_DEBUG_DEB (make package builds it)"
     fi
     local kv
+    if [ "$scenario" = distinct ]; then for kv in $BENCH_DISTINCT_ENV; do envs+=("$kv"); done; fi
     for kv in $BENCH_STORM_ENV; do envs+=("$kv"); done
     if [ "$BENCH_FARM" = 1 ]; then
         "$TOP/scripts/storm-farm.sh" down "$B/farm" 2>/dev/null || true   # a killed earlier bench
