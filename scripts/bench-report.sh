@@ -159,7 +159,8 @@ plot for [i=1:words(V)] CSV using (strcol(1) eq word(V,i) ? \$9 : NaN):(\$12) wi
 set title "drain excess: drain time - keepalive timeout (stock: never drains)"
 set ylabel "seconds"
 plot for [i=1:words(V)] CSV using (strcol(1) eq word(V,i) ? \$9 : NaN):(\$16) with points pt 7 lc i title word(V,i), \
-     for [i=1:words(V)] MEAN using (strcol(1) eq word(V,i) ? \$2 : NaN):(\$13) with lines lc i notitle
+     for [i=1:words(V)] MEAN using (strcol(1) eq word(V,i) ? \$2 : NaN):(\$13) with lines lc i notitle, \
+     0 with lines dt 2 lc rgb "gray" title "drained at the timeout"
 set title "server CPU per reaped instance"
 set ylabel "ms CPU / reaped instance"
 plot for [i=1:words(V)] CSV using (strcol(1) eq word(V,i) ? \$9 : NaN):(\$22) with points pt 7 lc i title word(V,i), \
@@ -188,4 +189,4 @@ plot for [i=1:words(V)] CSV using (strcol(1) eq word(V,i) ? \$2 : NaN):(\$4) wit
 unset multiplot
 EOF
 fi
-info "report: $B/bench.md, bench-mean.csv, scaling.txt, bench.png${soak_labels:+, bench-soak.png} (labels: $labels)"
+info "report: $B/bench.md, bench-mean.csv, scaling.txt${main_labels:+, bench.png}${soak_labels:+, bench-soak.png} (labels: $labels)"
