@@ -13,7 +13,7 @@
 #   bench-soak.png       the soak: server RSS and open fds per cycle
 #   scaling.txt          per build: CPU per reaped instance at the smallest and largest N
 # Run by scripts/vm-bench.sh at its end; on its own it regenerates the report of an earlier run.
-# BENCH_WALL_S: the run's wall time, printed in bench.md when set.
+# BENCH_WALL_S: the wall time of the make bench invocation, printed in bench.md when > 0.
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -72,10 +72,30 @@ knob() {
     echo "${v:-$2}"
 }
 
+# run_times: for each matrix line with a log, its start and end (epoch s), from autopkgtest's
+# log (<run>/log: the start's full date, then [HH:MM:SS] per line; a run is < 24 h).
+run_times() {
+    local run rest start last s e
+    while read -r run rest; do
+        [ -s "$B/$run/log" ] || continue
+        start=$(sed -n 's/^autopkgtest \[[0-9:]*\]: starting date and time: //p' "$B/$run/log" | head -n1)
+        last=$(grep -ao '^autopkgtest \[[0-9:]*\]' "$B/$run/log" | tail -n1 | tr -dc '0-9:')
+        { [ -n "$start" ] && [ -n "$last" ]; } || continue
+        s=$(date -u -d "$start" +%s) || continue
+        e=$(date -u -d "${start%% *} $last" +%s) || continue
+        [ "$e" -ge "$s" ] || e=$(( e + 86400 ))
+        echo "$run $s $e"
+    done < "$B/matrix.txt"
+}
+
 # ---- README tables
 {
     echo "Machine: $(nproc)-core host ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), guest ${cpus:-2} vCPUs, accel ${accel:-?}, VM RAM ${VM_RAM:-8192} MiB; $(date -u -r "$CSV" +%F)."
-    echo "Command: \`make bench\`$( [ -s "$B/matrix.txt" ] && awk '{ s += $6 * $8 } END { printf " (%d VM boots, %d storms: out/bench/matrix.txt)", NR, s }' "$B/matrix.txt")${BENCH_WALL_S:+; wall time $(( BENCH_WALL_S / 60 )) min}."
+    echo "Command: \`make bench\`$( [ -s "$B/matrix.txt" ] && awk '{ s += $6 * $8 } END { printf " (%d VM boots, %d storms: out/bench/matrix.txt)", NR, s }' "$B/matrix.txt")$( [ "${BENCH_WALL_S:-0}" -le 0 ] || echo "; this invocation's wall time $(( BENCH_WALL_S / 60 )) min")."
+    run_times | awk -v lines="$(wc -l < "$B/matrix.txt" 2>/dev/null || echo 0)" '
+        { n++; t += $3 - $2; if (!lo || $2 < lo) lo = $2; if ($3 > hi) hi = $3 }
+        END { if (n) printf "Runs: %d of the %d matrix lines, made between %s and %s UTC (make bench resumes an interrupted matrix); their VM time %d min in all (boot to end, each run'"'"'s autopkgtest log).\n",
+                  n, lines, strftime("%F %H:%M", lo, 1), strftime("%F %H:%M", hi, 1), t / 60 }'
     echo "Builds: $(awk '!seen[$20]++ { printf "%s%s %s", (n++ ? ", " : ""), $20, $10 }' "$B/bench-mean.dat")."
     echo
     echo "| build / config | N | stress | storms | stale mean (max) | drain − timeout (s) | kernel's last DEL_PEER after the block / server lag after it (s) | CPU per reaped (ms) | netlink err lines / max drops | survived | reconnected | rejections | connect (s) | reconnect (s) | passed |"
