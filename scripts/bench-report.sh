@@ -72,17 +72,19 @@ knob() {
     echo "${v:-$2}"
 }
 
-# run_times: for each matrix line with a log, its start and end (epoch s), from autopkgtest's
-# log (<run>/log: the start's full date, then [HH:MM:SS] per line; a run is < 24 h).
+# run_times: for each finished matrix line (its <run>.log has autopkgtest's result), its start
+# and end (epoch s) from autopkgtest's log (<run>/log: the start's full date and UTC offset,
+# then [HH:MM:SS] per line, same offset; a run is < 24 h).
 run_times() {
     local run rest start last s e
+    [ -s "$B/matrix.txt" ] || return 0
     while read -r run rest; do
-        [ -s "$B/$run/log" ] || continue
+        { [ -s "$B/$run/log" ] && grep -aqE '^dco-storm +(PASS|FAIL|SKIP)' "$B/$run.log" 2>/dev/null; } || continue
         start=$(sed -n 's/^autopkgtest \[[0-9:]*\]: starting date and time: //p' "$B/$run/log" | head -n1)
-        last=$(grep -ao '^autopkgtest \[[0-9:]*\]' "$B/$run/log" | tail -n1 | tr -dc '0-9:')
+        last=$(grep -ao '^autopkgtest \[[0-9:]*\]' "$B/$run/log" | tail -n1 | tr -dc '0-9:' || true)
         { [ -n "$start" ] && [ -n "$last" ]; } || continue
         s=$(date -u -d "$start" +%s) || continue
-        e=$(date -u -d "${start%% *} $last" +%s) || continue
+        e=$(date -u -d "${start%% *} $last ${start##*[0-9]:[0-9][0-9]}" +%s) || continue
         [ "$e" -ge "$s" ] || e=$(( e + 86400 ))
         echo "$run $s $e"
     done < "$B/matrix.txt"
@@ -92,7 +94,7 @@ run_times() {
 {
     echo "Machine: $(nproc)-core host ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), guest ${cpus:-2} vCPUs, accel ${accel:-?}, VM RAM ${VM_RAM:-8192} MiB; $(date -u -r "$CSV" +%F)."
     echo "Command: \`make bench\`$( [ -s "$B/matrix.txt" ] && awk '{ s += $6 * $8 } END { printf " (%d VM boots, %d storms: out/bench/matrix.txt)", NR, s }' "$B/matrix.txt")$( [ "${BENCH_WALL_S:-0}" -le 0 ] || echo "; this invocation's wall time $(( BENCH_WALL_S / 60 )) min")."
-    run_times | awk -v lines="$(wc -l < "$B/matrix.txt" 2>/dev/null || echo 0)" '
+    run_times | awk -v lines="$( [ -s "$B/matrix.txt" ] && wc -l < "$B/matrix.txt" || echo 0)" '
         { n++; t += $3 - $2; if (!lo || $2 < lo) lo = $2; if ($3 > hi) hi = $3 }
         END { if (n) printf "Runs: %d of the %d matrix lines, made between %s and %s UTC (make bench resumes an interrupted matrix); their VM time %d min in all (boot to end, each run'"'"'s autopkgtest log).\n",
                   n, lines, strftime("%F %H:%M", lo, 1), strftime("%F %H:%M", hi, 1), t / 60 }'
@@ -144,9 +146,11 @@ run_times() {
     echo "block is then lifted and the clients thawed $(knob THAW_BATCH all) at a time: reconnected = clients back within 60 + N s (a"
     echo "leaking server: until N − stale are back and nothing changed for 60 s); rejections = 'would"
     echo "exceed maximum number of clients' lines after the lift. distinct: one certificate per client, no"
-    echo "--duplicate-cn, the block lifted after 12 s (before the server's peers expire), so the clients"
-    echo "reconnect while their old instances exist (multi_delete_dup) and the kernel expires the rest;"
-    echo "stale = old instances left."
+    echo "--duplicate-cn, keepalive timeout 60 s and the block lifted after 62 s (make bench's BENCH_DISTINCT_ENV:"
+    echo "the clients restart after 60 s, the server's peers expire 120 s after their last packet), so the"
+    echo "clients reconnect while their old instances exist (multi_delete_dup) and the kernel expires the"
+    echo "rest; stale = old instances left; it also fails on a CN listed twice among the established"
+    echo "instances, nclients unequal to them, or a half-open instance past the hand-window."
 } > "$B/bench.md"
 cat "$B/bench.md"
 
