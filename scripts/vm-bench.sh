@@ -24,6 +24,7 @@
 #                 clients need over a minute to come back, so with keepalive 5 10 the kernel has
 #                 expired nearly every old peer before they do (2 multi_delete_dup events seen);
 #                 a 60 s timeout keeps the old instances alive while the clients reconnect
+#                 (BENCH_DISTINCT_ENV= empty: none; BENCH_STORM_ENV comes after it and wins)
 # for each variant v in BENCH_VARIANTS ("stock fixed bpo"); which configurations run is
 # BENCH_CONFIGS ("storm nostress distinct"), distinct only for BENCH_DISTINCT_VARIANTS.
 # A run whose log (out/bench/RUN.log) already holds all its storms is not run again: make bench
@@ -128,8 +129,8 @@ matrix() {
 # per round (fresh server): namespaces + staggered client starts EST_UP s per client, growing
 # with the clients already connected (+ EST_UP_GROW x N); per cycle the block, drain, checks
 # EST_CYCLE s, then the reconnect EST_RECON s per client (a leaking server: its free slots,
-# then the 60 s plateau); distinct adds per-client certificates (0.15 s per client) and its 60 s
-# block. Two sets of defaults: clients in the guest (BENCH_FARM=0) and on the client farm
+# then the 60 s plateau); distinct adds per-client certificates (0.15 s per client) and its 62 s
+# block (BENCH_DISTINCT_ENV's default). Two sets of defaults: clients in the guest (BENCH_FARM=0) and on the client farm
 # (measured 2026-11-28 at N=1024: boot 110 s, 1024 connected in 62 s, block to drained and
 # checked ~70 s, 1024 back in 104 s with thaw batches of 256).
 estimate() {
